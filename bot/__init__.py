@@ -1,0 +1,1 @@
+"""interview-bot: the adapters (terminal, Slack, storage, scheduling) around the engine."""

@@ -1,0 +1,1 @@
+"""The interview engine and its scoring: pure Python, no I/O."""

@@ -1,0 +1,83 @@
+"""The problem bank's data model: what a problem says a good answer covers, phase by phase."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PHASE_IDS: tuple[str, ...] = (
+    "requirements",
+    "core_entities",
+    "api",
+    "data_flow",
+    "high_level_design",
+    "deep_dives",
+)
+
+CATEGORIES: tuple[str, ...] = (
+    "infrastructure",
+    "storage",
+    "messaging",
+    "social",
+    "media",
+    "search",
+    "geo",
+    "commerce",
+    "data-processing",
+    "collaboration",
+)
+
+LEVELS: tuple[str, ...] = ("junior", "senior", "staff")
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One thing a good answer covers in a phase, with the words that show it was said."""
+
+    id: str
+    name: str
+    weight: int
+    terms: tuple[str, ...]
+    follow_up: str
+    quantitative: bool = False
+    good: str = ""
+
+
+@dataclass(frozen=True)
+class PhaseGuide:
+    """What the problem expects in one phase: questions, concepts, hints and red flags."""
+
+    phase: str
+    questions: tuple[str, ...]
+    concepts: tuple[Concept, ...]
+    hints: tuple[str, ...]
+    red_flags: tuple[str, ...] = ()
+
+    @property
+    def total_weight(self) -> int:
+        """Sum of the concept weights: the most a phase can earn."""
+        return sum(c.weight for c in self.concepts)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A system-design problem from the bank."""
+
+    slug: str
+    title: str
+    aliases: tuple[str, ...]
+    category: str
+    difficulty: str
+    data_flow: bool
+    prompt: str
+    opening: str
+    phases: dict[str, PhaseGuide] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def phase_ids(self) -> tuple[str, ...]:
+        """The phases this problem runs, in order (data_flow only where the data marks it)."""
+        return tuple(p for p in PHASE_IDS if p != "data_flow" or self.data_flow)
+
+    def guide(self, phase: str) -> PhaseGuide:
+        """The problem's guide for one phase."""
+        return self.phases[phase]
