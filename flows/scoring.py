@@ -1,0 +1,722 @@
+"""The recap: phase scores earned from content, tips and pitfalls judged with evidence, a verdict."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flows import framework as fw
+from flows.matching import ConceptEvidence, ProblemMatcher, content_overlap, matcher_for
+from flows.problem import Problem
+from flows.text import Sentence, quote, word_count
+from flows.transcript import PhaseTiming, phase_timings
+
+TIP_IDS = (
+    "time_management",
+    "stay_focused",
+    "iterative",
+    "handle_ambiguity",
+    "trade_offs",
+    "common_patterns",
+    "communicate_clearly",
+    "listen_actively",
+)
+PITFALL_IDS = (
+    "details_too_early",
+    "assumed_requirements",
+    "max_scale_too_early",
+    "monologue",
+    "happy_path_only",
+    "over_time",
+)
+PITFALL_PHASE = {
+    "details_too_early": "requirements",
+    "assumed_requirements": "requirements",
+    "max_scale_too_early": "high_level_design",
+    "monologue": "api",
+    "happy_path_only": "deep_dives",
+    "over_time": "requirements",
+}
+
+MONOLOGUE_WORDS = 250
+OVER_TIME_FACTOR = fw.AUTO_ADVANCE_FACTOR
+ON_TIME_FACTOR = 1.25
+
+# Phrases, matched on word boundaries in lowercased candidate text.
+DETAIL_TERMS = (
+    r"consistent hash\w*",
+    r"evict\w*",
+    r"lru",
+    r"lfu",
+    r"bloom filters?",
+    r"shard\w*",
+    r"partition keys?",
+    r"partitioning",
+    r"write[- ]ahead log",
+    r"b-?trees?",
+    r"lsm",
+    r"quorums?",
+    r"vector clocks?",
+    r"gossip",
+    r"read replicas?",
+    r"raft",
+    r"paxos",
+    r"snowflake ids?",
+    r"murmur\w*",
+)
+SCALE_TERMS = (
+    r"multi-?regions?",
+    r"multiple regions",
+    r"every region",
+    r"all regions",
+    r"active-active",
+    r"active active",
+    r"geo-?replicat\w*",
+    r"geo-?distributed",
+    r"global(?:ly)? replicat\w*",
+    r"multiple data ?cent(?:er|re)s",
+    r"shard\w*",
+    r"\d[\d,]* (?:nodes|shards|servers|machines)",
+)
+FAILURE_TERMS = (
+    r"fail\w*",
+    r"retr(?:y|ies|ied|ying)",
+    r"time ?outs?",
+    r"crash\w*",
+    r"goes down",
+    r"go down",
+    r"is down",
+    r"outages?",
+    r"fallback",
+    r"failover",
+    r"idempoten\w*",
+    r"duplicates?",
+    r"dedup\w*",
+    r"edge cases?",
+    r"errors?",
+    r"dead[- ]letter",
+    r"circuit breakers?",
+    r"backups?",
+    r"what if",
+    r"lost",
+    r"recover\w*",
+    r"redundan\w*",
+    r"replicas?",
+    r"unavailable",
+    r"partial\w*",
+    r"back-?off",
+    r"race conditions?",
+    r"double",
+)
+ITERATIVE_TERMS = (
+    r"start (?:with|simple|small|by)",
+    r"first version",
+    r"v1",
+    r"mvp",
+    r"initially",
+    r"simple first",
+    r"for now",
+    r"to begin",
+    r"step by step",
+    r"once (?:that|this|it) works",
+    r"then (?:we|i) (?:can|could|would|will|add|scale|improve)",
+    r"later (?:we|i|on)",
+    r"evolve",
+    r"iterat\w*",
+    r"next step",
+    r"basic (?:design|version|flow)",
+    r"simplest",
+)
+PATTERNS = {
+    "caching": r"cach\w*|redis|memcached?",
+    "load balancing": r"load balanc\w*|\blbs?\b",
+    "queues": r"queue\w*|kafka|sqs|rabbitmq|pub ?sub",
+    "replication": r"replica\w*|replicat\w*",
+    "sharding": r"shard\w*|partition\w*",
+    "CDN": r"\bcdns?\b",
+    "indexing": r"\bindex\w*",
+    "rate limiting": r"rate limit\w*|throttl\w*",
+    "idempotency": r"idempoten\w*",
+    "retries with backoff": r"back-?off|retr(?:y|ies)",
+    "consistent hashing": r"consistent hash\w*",
+    "denormalisation": r"denormali[sz]\w*",
+    "async workers": r"workers?|async\w*",
+}
+
+
+def _compile(terms: Iterable[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(terms) + r")\b")
+
+
+_DETAIL = _compile(DETAIL_TERMS)
+_SCALE = _compile(SCALE_TERMS)
+_FAILURE = _compile(FAILURE_TERMS)
+_ITERATIVE = _compile(ITERATIVE_TERMS)
+_PATTERNS = {name: re.compile(r"\b(?:" + rx + r")") for name, rx in PATTERNS.items()}
+_NEGATED_BEFORE = re.compile(r"\b(no|not|don'?t|doesn'?t|never|without|skip|won'?t|avoid)\b[\w\s,'-]{0,30}$")
+_PHASE_WEIGHTS = {
+    "requirements": 5,
+    "core_entities": 2,
+    "api": 4,
+    "data_flow": 4,
+    "high_level_design": 12,
+    "deep_dives": 10,
+}
+
+
+@dataclass
+class PhaseResult:
+    """The judgement of one phase."""
+
+    phase: str
+    score: int
+    raw: float
+    minutes_used: float
+    minutes_budget: float
+    covered: list[str]
+    missed: list[str]
+    feedback: str
+    evidence: dict[str, ConceptEvidence]
+    answered: bool
+    on_topic: bool
+    stuffed: bool
+
+
+def _first_unnegated(pattern: re.Pattern[str], texts: Iterable[str]) -> str | None:
+    for text in texts:
+        low = text.lower()
+        for m in pattern.finditer(low):
+            if not _NEGATED_BEFORE.search(low[max(0, m.start() - 40) : m.start()]):
+                return text
+    return None
+
+
+def _round_minutes(x: float) -> float:
+    return round(x, 1)
+
+
+def score_transcript(
+    transcript: dict, problem: Problem, suggestions: dict[str, str] | None = None
+) -> dict:
+    """Score a (validated) transcript against a problem; the recap JSON of CONTRACTS.md."""
+    level = transcript.get("level") or "senior"
+    scale = fw.scale_for_minutes(transcript.get("minutes"), problem.data_flow)
+    turns = [t for t in transcript["turns"] if t["phase"] in problem.phase_ids]
+    timings = phase_timings(transcript, problem.phase_ids)
+    matcher = matcher_for(problem)
+    candidate = [t for t in turns if t["role"] == "candidate"]
+
+    phases = [_judge_phase(ph, problem, matcher, turns, timings.get(ph), scale) for ph in problem.phase_ids]
+    by_id = {p.phase: p for p in phases}
+    pitfalls = _pitfalls(problem, turns, candidate, phases, matcher)
+    tips = _tips(problem, turns, candidate, phases, pitfalls, matcher)
+    proactive, proactive_evidence = _deep_dive_proactivity(problem, turns, matcher)
+
+    answered_any = any(p.answered for p in phases)
+    off_topic = answered_any and not any(p.on_topic for p in phases)
+    weight = sum(_PHASE_WEIGHTS[p.phase] for p in phases)
+    phase_part = sum(_PHASE_WEIGHTS[p.phase] * (p.score - 1) / 3 for p in phases) / weight
+    tips_part = sum(1 for t in tips if t["followed"]) / len(tips)
+    triggered = [p for p in pitfalls if p["triggered"]]
+    overall = round(100 * (0.85 * phase_part + 0.15 * tips_part)) - 4 * len(triggered)
+    if not answered_any or off_topic:
+        overall = min(overall, 5)
+    overall = max(0, min(100, overall))
+    verdict = _verdict(overall, level, by_id, proactive, off_topic or not answered_any)
+
+    recap = {
+        "problem": problem.slug,
+        "title": problem.title,
+        "level": level,
+        "overall": overall,
+        "verdict": verdict,
+        "summary": _summary(problem, phases, overall, verdict, answered_any, off_topic),
+        "phases": [
+            {
+                "phase": p.phase,
+                "name": fw.PHASE_SPECS[p.phase].name,
+                "score": p.score,
+                "minutes_used": p.minutes_used,
+                "minutes_budget": p.minutes_budget,
+                "covered": p.covered,
+                "missed": p.missed,
+                "feedback": p.feedback,
+            }
+            for p in phases
+        ],
+        "tips": tips,
+        "pitfalls": pitfalls,
+        "proactive_deep_dive": {"proactive": proactive, "evidence": proactive_evidence},
+        "next_steps": _next_steps(problem, phases, triggered, suggestions or {}),
+    }
+    return recap
+
+
+# ---------------------------------------------------------------- phases
+
+
+def _judge_phase(
+    phase: str,
+    problem: Problem,
+    matcher: ProblemMatcher,
+    turns: list[dict],
+    timing: PhaseTiming | None,
+    scale: float,
+) -> PhaseResult:
+    guide = problem.guide(phase)
+    budget = fw.phase_budget_seconds(phase, scale) / 60.0
+    used = timing.minutes_used if timing else 0.0
+    texts = [t["text"] for t in turns if t["phase"] == phase and t["role"] == "candidate"]
+    analysed = matcher.analyse(texts)
+    evidence = matcher.evidence(analysed, phase)
+    total = guide.total_weight
+    coverage = sum(e.concept.weight * e.credit for e in evidence.values()) / total
+    depth = sum(e.concept.weight * e.credit * e.quality for e in evidence.values()) / total
+    core = [c for c in guide.concepts if c.weight == 3]
+    core_done = sum(1 for c in core if c.id in evidence and evidence[c.id].credit >= 0.6)
+    core_share = core_done / len(core) if core else 1.0
+    raw = 0.7 * coverage + 0.3 * depth
+    if raw >= 0.5 and core_share >= 0.75:
+        score = 4
+    elif raw >= 0.3 and core_share >= 0.34:
+        score = 3
+    elif raw >= 0.1:
+        score = 2
+    else:
+        score = 1
+    over = used > budget * OVER_TIME_FACTOR
+    if over:
+        score = max(1, score - 1)
+    stuffed = bool(evidence) and sum(e.stuffed for e in evidence.values()) * 2 >= len(evidence)
+    on_topic = bool(evidence)
+    covered = [e.concept.name for e in sorted(evidence.values(), key=lambda e: -e.concept.weight)]
+    missed = [c.name for c in sorted(guide.concepts, key=lambda c: -c.weight) if c.id not in evidence]
+    feedback = _phase_feedback(
+        phase, problem, texts, evidence, missed, score, used, budget, over, stuffed
+    )
+    return PhaseResult(
+        phase,
+        score,
+        raw,
+        _round_minutes(used),
+        _round_minutes(budget),
+        covered,
+        missed,
+        feedback,
+        evidence,
+        bool(texts),
+        on_topic,
+        stuffed,
+    )
+
+
+def _phase_feedback(
+    phase: str,
+    problem: Problem,
+    texts: list[str],
+    evidence: dict[str, ConceptEvidence],
+    missed: list[str],
+    score: int,
+    used: float,
+    budget: float,
+    over: bool,
+    stuffed: bool,
+) -> str:
+    name = fw.PHASE_SPECS[phase].name
+    if not texts:
+        return f"Nothing was answered in {name}."
+    parts: list[str] = []
+    if not evidence:
+        parts.append(
+            f"The answers here were off-topic for {problem.title}: nothing about "
+            f"{', '.join(missed[:3]).lower()}."
+        )
+    elif stuffed:
+        sample = next(e for e in evidence.values() if e.stuffed)
+        parts.append(
+            f'Keywords were listed without explanation ("{quote(sample.quote, 90)}"): '
+            "say what each part does and why."
+        )
+    else:
+        best = max(evidence.values(), key=lambda e: (e.concept.weight, e.quality, e.credit))
+        strength = "with reasons" if best.quality >= 0.5 else "briefly"
+        parts.append(
+            f'Covered {len(evidence)} of {len(evidence) + len(missed)} key points, '
+            f'{best.concept.name.lower()} {strength} ("{quote(best.quote, 90)}").'
+        )
+        if missed:
+            parts.append(f"Missed: {', '.join(missed[:3]).lower()}.")
+    if over:
+        parts.append(f"{name} took {used:.1f} of {budget:g} minutes.")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------- pitfalls
+
+
+def _phase_texts(turns: list[dict], *phases: str) -> list[str]:
+    return [t["text"] for t in turns if t["role"] == "candidate" and t["phase"] in phases]
+
+
+def _follow_ups(turns: list[dict]) -> list[tuple[dict, dict | None]]:
+    """Each bot question asked after the candidate had answered in that phase, with the reply."""
+    pairs: list[tuple[dict, dict | None]] = []
+    answered_in: set[str] = set()
+    for i, t in enumerate(turns):
+        if t["role"] == "candidate":
+            answered_in.add(t["phase"])
+            continue
+        if t["role"] not in ("bot", "interviewer") or "?" not in t["text"]:
+            continue
+        if t["phase"] not in answered_in:
+            continue
+        reply = None
+        for u in turns[i + 1 :]:
+            if u["phase"] != t["phase"] or u["role"] in ("bot", "interviewer"):
+                break
+            if u["role"] == "candidate":
+                reply = u
+                break
+        pairs.append((t, reply))
+    return pairs
+
+
+def _answered(question: dict, reply: dict | None, matcher: ProblemMatcher) -> bool:
+    if reply is None:
+        return False
+    if content_overlap(question["text"], reply["text"]) >= 1:
+        return True
+    analysed = matcher.analyse([reply["text"]])
+    return bool(matcher.evidence(analysed, reply["phase"]))
+
+
+def _pitfall(pid: str, triggered: bool, evidence: str) -> dict:
+    return {"id": pid, "triggered": triggered, "evidence": evidence if triggered else ""}
+
+
+def _pitfalls(
+    problem: Problem,
+    turns: list[dict],
+    candidate: list[dict],
+    phases: list[PhaseResult],
+    matcher: ProblemMatcher,
+) -> list[dict]:
+    out: list[dict] = []
+    early = _phase_texts(turns, "requirements", "core_entities")
+    detail = _first_unnegated(_DETAIL, early)
+    out.append(_pitfall("details_too_early", detail is not None, f'Early on: "{quote(detail or "")}"'))
+
+    req = _phase_texts(turns, "requirements")
+    asked = _first_question(req)
+    if req:
+        ev = f'No clarifying question in Requirements; it opened with "{quote(req[0], 100)}"'
+    else:
+        ev = "No clarifying question in Requirements: nothing was said there."
+    out.append(_pitfall("assumed_requirements", asked is None and bool(candidate), ev))
+
+    hld = _phase_texts(turns, "high_level_design")
+    scale_texts = _phase_texts(turns, "api") + hld[:1]
+    scale = _first_unnegated(_SCALE, scale_texts)
+    out.append(
+        _pitfall(
+            "max_scale_too_early",
+            scale is not None,
+            f'Before a basic design worked: "{quote(scale or "")}"',
+        )
+    )
+
+    long_turn = next((t for t in candidate if word_count(t["text"]) > MONOLOGUE_WORDS), None)
+    pairs = _follow_ups(turns)
+    unanswered = [q for q, r in pairs if not _answered(q, r, matcher)]
+    monologue = long_turn is not None or (len(pairs) >= 3 and len(unanswered) * 3 > len(pairs) * 2)
+    if long_turn is not None:
+        name = fw.PHASE_SPECS[long_turn["phase"]].name
+        ev = f'A {word_count(long_turn["text"])}-word message in {name}: "{quote(long_turn["text"], 100)}"'
+    else:
+        ev = f'{len(unanswered)} of {len(pairs)} follow-ups went unanswered, e.g. "{quote(unanswered[0]["text"]) if unanswered else ""}"'
+    out.append(_pitfall("monologue", monologue, ev))
+
+    failure = _first_unnegated(_FAILURE, (t["text"] for t in candidate))
+    out.append(
+        _pitfall(
+            "happy_path_only",
+            failure is None and bool(candidate),
+            f"No failure mode, retry, timeout or edge case in {len(candidate)} candidate messages.",
+        )
+    )
+
+    over = [p for p in phases if p.minutes_used > p.minutes_budget * OVER_TIME_FACTOR]
+    worst = max(over, key=lambda p: p.minutes_used / p.minutes_budget, default=None)
+    ev = (
+        f"{fw.PHASE_SPECS[worst.phase].name} took {worst.minutes_used:.1f} of {worst.minutes_budget:g} minutes."
+        if worst
+        else ""
+    )
+    out.append(_pitfall("over_time", worst is not None, ev))
+    return out
+
+
+def _first_question(texts: list[str]) -> str | None:
+    for text in texts:
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+            s = sentence.strip()
+            if s.endswith("?") or re.match(
+                r"^(do|does|should|is|are|can|will|would|what|which|how|who|when|where|any)\b.*\?",
+                s.lower(),
+            ):
+                return s
+    return None
+
+
+# ---------------------------------------------------------------- tips
+
+
+def _tip(tid: str, followed: bool, evidence: str) -> dict:
+    return {"id": tid, "followed": followed, "evidence": evidence}
+
+
+def _tips(
+    problem: Problem,
+    turns: list[dict],
+    candidate: list[dict],
+    phases: list[PhaseResult],
+    pitfalls: list[dict],
+    matcher: ProblemMatcher,
+) -> list[dict]:
+    fired = {p["id"]: p for p in pitfalls if p["triggered"]}
+    by_id = {p.phase: p for p in phases}
+    texts = [t["text"] for t in candidate]
+    out: list[dict] = []
+
+    ran = [p for p in phases if p.minutes_used > 0]
+    worst = max(ran, key=lambda p: p.minutes_used / p.minutes_budget, default=None)
+    on_time = bool(ran) and all(p.minutes_used <= p.minutes_budget * ON_TIME_FACTOR for p in ran)
+    ev = (
+        f"{fw.PHASE_SPECS[worst.phase].name} took {worst.minutes_used:.1f} of {worst.minutes_budget:g} minutes"
+        + (" (the longest against its budget)." if on_time else ".")
+        if worst
+        else "No phase ran."
+    )
+    out.append(_tip("time_management", on_time, ev))
+
+    hld = by_id["high_level_design"]
+    focused = hld.score >= 3 and "max_scale_too_early" not in fired and "details_too_early" not in fired
+    if "max_scale_too_early" in fired:
+        ev = fired["max_scale_too_early"]["evidence"]
+    elif "details_too_early" in fired:
+        ev = fired["details_too_early"]["evidence"]
+    elif hld.evidence:
+        best = max(hld.evidence.values(), key=lambda e: e.concept.weight)
+        ev = f'High-level design built the core first: "{quote(best.quote)}"'
+    else:
+        ev = "No working high-level design was described."
+    out.append(_tip("stay_focused", focused, ev))
+
+    later = _phase_texts(turns, "high_level_design", "deep_dives")
+    step = _first_unnegated(_ITERATIVE, later)
+    iterative = step is not None and "max_scale_too_early" not in fired
+    ev = f'"{quote(step)}"' if step else "No simple first version that was then improved."
+    if "max_scale_too_early" in fired:
+        ev = fired["max_scale_too_early"]["evidence"]
+    out.append(_tip("iterative", iterative, ev))
+
+    question = _first_question(_phase_texts(turns, "requirements"))
+    out.append(
+        _tip(
+            "handle_ambiguity",
+            question is not None,
+            f'Asked early: "{quote(question)}"' if question else "No clarifying question in Requirements.",
+        )
+    )
+
+    weighed = _sentences_with(matcher, texts, lambda s: s.has_alternative)
+    out.append(
+        _tip(
+            "trade_offs",
+            len(weighed) >= 2,
+            f'"{quote(weighed[0])}"' if weighed else "No alternative was weighed against another.",
+        )
+    )
+
+    patterns = _patterns_named(matcher, texts)
+    out.append(
+        _tip(
+            "common_patterns",
+            len(patterns) >= 3,
+            f"Used {', '.join(list(patterns)[:4])}: \"{quote(next(iter(patterns.values())))}\""
+            if patterns
+            else "No standard caching, queueing or scaling pattern was explained.",
+        )
+    )
+
+    stuffed_phases = [p for p in phases if p.stuffed]
+    clear_sentences = _sentences_with(matcher, texts, lambda s: s.has_reason and 6 <= s.word_count <= 60)
+    clear = (
+        "monologue" not in fired
+        and not stuffed_phases
+        and bool(clear_sentences)
+        and not all(not p.on_topic for p in phases if p.answered)
+    )
+    if "monologue" in fired:
+        ev = fired["monologue"]["evidence"]
+    elif stuffed_phases:
+        ev = stuffed_phases[0].feedback
+    elif clear_sentences:
+        ev = f'"{quote(clear_sentences[0])}"'
+    else:
+        ev = "Answers gave no reasons for their choices."
+    out.append(_tip("communicate_clearly", clear, ev))
+
+    pairs = _follow_ups(turns)
+    answered = [(q, r) for q, r in pairs if _answered(q, r, matcher)]
+    if not pairs:
+        listen, ev = bool(candidate), "No follow-up was needed."
+    else:
+        listen = len(answered) * 2 >= len(pairs)
+        if answered:
+            q, r = answered[0]
+            ev = f'Asked "{quote(q["text"], 70)}", answered "{quote(r["text"], 70)}" ({len(answered)} of {len(pairs)} answered).'
+        else:
+            ev = f'Follow-up left unanswered: "{quote(pairs[0][0]["text"])}"'
+    out.append(_tip("listen_actively", listen, ev))
+    return out
+
+
+def _sentences_with(matcher: ProblemMatcher, texts: list[str], test) -> list[str]:
+    analysed = matcher.analyse(texts)
+    return [s.text for s in analysed.sentences if test(s) and _explains(s)]
+
+
+def _explains(s: Sentence) -> bool:
+    return s.word_count >= 5 and s.word_count - len(s.content) >= 2
+
+
+def _patterns_named(matcher: ProblemMatcher, texts: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for s in matcher.analyse(texts).sentences:
+        if not _explains(s):
+            continue
+        low = s.text.lower()
+        for name, rx in _PATTERNS.items():
+            if name in found:
+                continue
+            m = rx.search(low)
+            if m and not _NEGATED_BEFORE.search(low[max(0, m.start() - 40) : m.start()]):
+                found[name] = s.text
+    return found
+
+
+def _deep_dive_proactivity(problem: Problem, turns: list[dict], matcher: ProblemMatcher) -> tuple[bool, str]:
+    """Deep-dive topics the candidate raised before the interviewer's first follow-up."""
+    dd = [t for t in turns if t["phase"] == "deep_dives"]
+    unprompted: list[str] = []
+    seen_answer = False
+    for t in dd:
+        if t["role"] in ("bot", "interviewer") and seen_answer and "?" in t["text"]:
+            break
+        if t["role"] == "candidate":
+            seen_answer = True
+            unprompted.append(t["text"])
+    evidence = matcher.evidence(matcher.analyse(unprompted), "deep_dives")
+    if len(evidence) >= 2:
+        best = max(evidence.values(), key=lambda e: e.concept.weight)
+        return True, f'Raised {len(evidence)} deep-dive topics unprompted, e.g. "{quote(best.quote)}"'
+    if not dd or not unprompted:
+        return False, "No deep dive was proposed."
+    return False, "Deep-dive topics came only after the interviewer's prompts."
+
+
+# ---------------------------------------------------------------- verdict and advice
+
+
+def _verdict(overall: int, level: str, phases: dict[str, PhaseResult], proactive: bool, empty: bool) -> str:
+    if empty:
+        return "no_hire"
+    shift = {"junior": -6, "senior": 0, "staff": 6}[level]
+    if overall >= 75 + shift:
+        verdict = "strong_hire"
+    elif overall >= 58 + shift:
+        verdict = "hire"
+    elif overall >= 40 + shift:
+        verdict = "lean_no_hire"
+    else:
+        verdict = "no_hire"
+    order = ["no_hire", "lean_no_hire", "hire", "strong_hire"]
+    cap = "strong_hire"
+    if level in ("senior", "staff") and not proactive:
+        cap = "hire"
+    if level == "staff" and phases["deep_dives"].score <= 2:
+        cap = "lean_no_hire"
+    if phases["high_level_design"].score <= 1:
+        cap = min(cap, "lean_no_hire", key=order.index)
+    return min(verdict, cap, key=order.index)
+
+
+def _summary(
+    problem: Problem,
+    phases: list[PhaseResult],
+    overall: int,
+    verdict: str,
+    answered: bool,
+    off_topic: bool,
+) -> str:
+    if not answered:
+        return f"Nothing was answered, so there is nothing to score for {problem.title}."
+    if off_topic:
+        return f"The answers were off-topic for {problem.title}; none of its key points came up."
+    best = max(phases, key=lambda p: (p.score, p.raw))
+    worst = min(phases, key=lambda p: (p.score, p.raw))
+    return (
+        f"{overall}/100 ({verdict.replace('_', ' ')}). Strongest: {fw.PHASE_SPECS[best.phase].name} "
+        f"({best.score}/4). Weakest: {fw.PHASE_SPECS[worst.phase].name} ({worst.score}/4)."
+    )
+
+
+PITFALL_ADVICE = {
+    "details_too_early": "Keep requirements about what and how much; save sharding and eviction for the deep dives.",
+    "assumed_requirements": "Open with two or three targeted clarifying questions before you commit to features.",
+    "max_scale_too_early": "Get one region and one database working end to end, then scale what the numbers demand.",
+    "monologue": "Answer in short messages and answer the follow-up that was asked before moving on.",
+    "happy_path_only": "For each component, say what happens when it fails: retries, timeouts, duplicates.",
+    "over_time": "Watch the clock: say `time` now and then and move on when a phase's budget is spent.",
+}
+
+
+def _next_steps(
+    problem: Problem, phases: list[PhaseResult], triggered: list[dict], suggestions: dict[str, str]
+) -> list[str]:
+    def practise_on(key: str) -> str:
+        title = suggestions.get(key) or problem.title
+        return f"Practise it on {title}."
+
+    steps: list[str] = []
+    weakest = sorted(phases, key=lambda p: (p.score, p.raw, -_PHASE_WEIGHTS[p.phase]))
+    for p in weakest[:2]:
+        if p.score >= 4:
+            continue
+        name = fw.PHASE_SPECS[p.phase].name
+        gaps = ", ".join(p.missed[:2]).lower() or "depth and reasons"
+        steps.append(f"{name} ({p.score}/4): cover {gaps}. {practise_on(p.phase)}")
+    for pit in triggered:
+        if len(steps) >= 3:
+            break
+        steps.append(f"{PITFALL_ADVICE[pit['id']]} {practise_on(PITFALL_PHASE[pit['id']])}")
+    if len(steps) < 2:
+        steps.append(f"Try a harder problem at a higher level. {practise_on('deep_dives')}")
+    return steps[:3]
+
+
+def practice_suggestions(problems: Iterable[Problem], current: Problem) -> dict[str, str]:
+    """For each phase, the title of another problem whose data exercises that phase most."""
+    others = [p for p in problems if p.slug != current.slug]
+    out: dict[str, str] = {}
+    for phase in fw.PHASE_SPECS:
+        ranked = [
+            (sum(c.weight for c in p.phases[phase].concepts if c.weight == 3), p.slug, p.title)
+            for p in others
+            if phase in p.phases
+        ]
+        if ranked:
+            out[phase] = max(ranked, key=lambda r: (r[0], r[1]))[2]
+    return out

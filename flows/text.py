@@ -1,0 +1,287 @@
+"""Reading chat text: tokens, stems, abbreviations, typos, negation, and the cues of a good answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Abbreviations people type in chat, expanded before stemming; terms are expanded the same way.
+ABBREVIATIONS: dict[str, str] = {
+    "lb": "load balancer",
+    "lbs": "load balancers",
+    "alb": "load balancer",
+    "elb": "load balancer",
+    "db": "database",
+    "dbs": "databases",
+    "rdbms": "relational database",
+    "sql": "sql",
+    "qps": "queries per second",
+    "rps": "requests per second",
+    "tps": "transactions per second",
+    "kv": "key value",
+    "p50": "p50 latency",
+    "p90": "p90 latency",
+    "p95": "p95 latency",
+    "p99": "p99 latency",
+    "p999": "p999 latency",
+    "ws": "websocket",
+    "wss": "websocket",
+    "websockets": "websocket",
+    "msg": "message",
+    "msgs": "messages",
+    "req": "request",
+    "reqs": "requests",
+    "dau": "daily active users",
+    "mau": "monthly active users",
+    "repl": "replication",
+    "async": "asynchronous",
+    "sync": "synchronous",
+    "infra": "infrastructure",
+    "auth": "authentication",
+    "authn": "authentication",
+    "authz": "authorization",
+    "idempotent": "idempotency",
+    "ttl": "ttl expiry",
+    "mq": "message queue",
+    "pubsub": "pub sub",
+    "cdns": "cdn",
+    "e2e": "end to end",
+    "e2ee": "end to end encryption",
+    "geo": "geo",
+    "rw": "read write",
+    "r/w": "read write",
+    "k/v": "key value",
+    "w/": "with",
+    "w/o": "without",
+}
+
+STOPWORDS: frozenset[str] = frozenset(
+    """a an the and or of to in on at for by with from as is are was were be been being it its
+    this that these those we i you they he she our your their my me us them so do does did
+    will would can could should shall may might must have has had also just then than there
+    here what which who whom how when where why if else into about over under up down out
+    very really quite some any all each every both more most other such only own same too
+    s t ll ve re d m let lets let's yeah ok okay um uh like""".split()
+)
+
+NEGATIONS: frozenset[str] = frozenset(
+    """no not dont don't doesnt doesn't didnt didn't never without skip avoid neither nor wont
+    won't isnt isn't arent aren't shouldnt shouldn't wouldnt wouldn't cant can't cannot nothing
+    none needn't neednt""".split()
+)
+
+# Words that end a negation's reach inside a clause.
+_CLAUSE_BREAK = frozenset("but however though although instead rather except".split())
+
+_TOKEN = re.compile(r"k/v|r/w|w/o|w/|[a-z0-9]+(?:'[a-z]+)?")
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_NUMBER = re.compile(
+    r"\b\d[\d,.]*\s*(?:k|m|b|ms|s|gb|tb|pb|mb|kb|%|x)?\b"
+    r"|\b(?:thousand|million|billion|trillion|hundred|dozen)s?\b"
+)
+
+REASON_CUES = re.compile(
+    r"\b(because|since|so that|so we|so it|so the|which means|that way|in order to|to avoid|"
+    r"otherwise|the reason|due to|given that|this lets|this means|that lets|which lets|"
+    r"which keeps|to keep|to make sure|to ensure|to reduce|to prevent)\b"
+)
+ALTERNATIVE_CUES = re.compile(
+    r"\b(instead of|rather than|vs\.?|versus|trade-?offs?|alternatively|alternative|downside|"
+    r"upside|pros|cons|on the other hand|compared to|at the cost of|the cost is|drawback|"
+    r"either|or we could|we could also|but then|the catch)\b"
+)
+QUESTION_START = re.compile(
+    r"^\s*(do|does|did|should|shall|is|are|can|could|will|would|what|which|how|who|when|where|"
+    r"why|any|must|may)\b"
+)
+
+
+def stem(word: str) -> str:
+    """A light suffix-stripping stem, so plurals and inflections meet their base form."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("ss"):
+        return word
+    for suffix in ("ing", "ers", "ed", "es", "er", "s", "e", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "aeiouls":
+                base = base[:-1]
+            return base
+    return word
+
+
+def raw_tokens(text: str) -> list[str]:
+    """Lowercased word tokens with chat abbreviations expanded."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(text.lower()):
+        tok = tok.replace("'", "")
+        expansion = ABBREVIATIONS.get(tok)
+        if expansion is not None:
+            out.extend(expansion.split())
+        else:
+            out.append(tok)
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _stem_cached(word: str) -> str:
+    return stem(word)
+
+
+def term_key(term: str) -> tuple[str, ...]:
+    """The stemmed content tokens of a term phrase, as matched against text."""
+    toks = [_stem_cached(t) for t in raw_tokens(term) if t not in STOPWORDS]
+    if not toks:  # a term made only of stopwords still matches itself
+        toks = [_stem_cached(t) for t in raw_tokens(term)]
+    return tuple(toks)
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+class TypoIndex:
+    """Maps a misspelt word (one edit away, 5+ letters) to a vocabulary word it stands for."""
+
+    def __init__(self, vocabulary: set[str]) -> None:
+        self._vocab = {w for w in vocabulary if len(w) >= 5 and w.isalpha()}
+        self._by_delete: dict[str, str] = {}
+        for word in sorted(self._vocab):
+            for d in _deletes(word):
+                self._by_delete.setdefault(d, word)
+            self._by_delete.setdefault(word, word)
+        self._cache: dict[str, str] = {}
+
+    def correct(self, word: str) -> str:
+        """The vocabulary word `word` is a typo of, or `word` itself."""
+        if len(word) < 5 or word in self._vocab or not word.isalpha() or word in COMMON_WORDS:
+            return word
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        found = word
+        if word in self._by_delete:  # a letter missing from the typed word
+            found = self._by_delete[word]
+        else:
+            for d in _deletes(word):  # an extra letter, or a swapped or wrong one
+                cand = self._by_delete.get(d)
+                if cand is not None and cand[0] == word[0] and abs(len(cand) - len(word)) <= 1:
+                    found = cand
+                    break
+        if found != word and found[0] != word[0]:
+            found = word
+        self._cache[word] = found
+        return found
+
+
+# Ordinary words that are one edit away from technical ones and must never be "corrected".
+COMMON_WORDS: frozenset[str] = frozenset(
+    """share shared shares where there their these those while whole write wrote white which
+    could would should small smell store stare start state stats still steel times tines
+    users uses based bases cases cause caused cache caches catch cached match batch watch
+    latch views video vides model modes nodes notes codes coded rates rated dates dated
+    later layer lower power tower place plane plans order older under other after alter
+    serve nerve verse serves sever never seven eleven every event evens items item items
+    table tables cable level lever label local vocal total title tiles files filed fails
+    first worst least lease leases heavy ready reads roads loads leads lead reply apply
+    simply single simple sample email emails every queue quite quiet quote""".split()
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of an answer, with its tokens and the cues it carries."""
+
+    text: str
+    index: int
+    stems: tuple[str, ...]
+    content: tuple[int, ...]  # positions of non-stopword stems
+    negated: tuple[bool, ...]  # per position: inside a negation's reach
+    has_number: bool
+    has_reason: bool
+    has_alternative: bool
+    is_question: bool
+
+    @property
+    def word_count(self) -> int:
+        """How many words the sentence has."""
+        return len(self.stems)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split chat text into sentences (punctuation or line breaks)."""
+    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+
+
+def analyse_sentence(text: str, index: int, typos: TypoIndex | None) -> Sentence:
+    """Tokenise, correct and stem one sentence, and read its cues."""
+    lower = text.lower()
+    toks = raw_tokens(text)
+    if typos is not None:
+        toks = [typos.correct(t) for t in toks]
+    stems = tuple(_stem_cached(t) for t in toks)
+    content = tuple(i for i, t in enumerate(toks) if t not in STOPWORDS)
+    negated = []
+    reach = 0
+    for t in toks:
+        if t in NEGATIONS:
+            reach = 4
+            negated.append(True)
+            continue
+        if t in _CLAUSE_BREAK:
+            reach = 0
+        negated.append(reach > 0)
+        if reach > 0 and t not in STOPWORDS:
+            reach -= 1
+    return Sentence(
+        text=text,
+        index=index,
+        stems=stems,
+        content=content,
+        negated=tuple(negated),
+        has_number=bool(_NUMBER.search(lower)),
+        has_reason=bool(REASON_CUES.search(lower)),
+        has_alternative=bool(ALTERNATIVE_CUES.search(lower)),
+        is_question=lower.rstrip().endswith("?") or bool(QUESTION_START.match(lower)),
+    )
+
+
+def is_question(text: str) -> bool:
+    """Whether a message asks something (a question mark, or a question's opening word)."""
+    return any(
+        s.rstrip().endswith("?") or QUESTION_START.match(s.lower()) for s in split_sentences(text)
+    )
+
+
+def content_stems(text: str) -> set[str]:
+    """The stemmed content words of a text."""
+    return {_stem_cached(t) for t in raw_tokens(text) if t not in STOPWORDS and len(t) > 2}
+
+
+def word_count(text: str) -> int:
+    """Words in a text, the way a reader counts them."""
+    return len(text.split())
+
+
+_MENTION = re.compile(r"<(?:!(channel|here|everyone)|@([UW][A-Z0-9]+))(?:\|[^>]*)?>")
+
+
+def neutralise(text: str) -> str:
+    """Make quoted user text safe to echo in Slack: no @channel, @here, @everyone or user pings."""
+    text = _MENTION.sub(lambda m: f"@{m.group(1)}" if m.group(1) else "@user", text)
+    text = re.sub(r"<!([^>]*)>", r"!\1", text)
+    return text.replace("<", "‹").replace(">", "›")
+
+
+def quote(text: str, limit: int = 140) -> str:
+    """A short, neutralised quote of user text for evidence."""
+    flat = " ".join(neutralise(text).split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: limit - 1].rsplit(" ", 1)[0] + "…"
