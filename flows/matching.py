@@ -62,9 +62,7 @@ class ProblemMatcher:
         for entries in self._first.values():
             entries.sort(key=lambda e: -len(e[0]))
         self.typos = TypoIndex(vocabulary)
-        self.concepts = {
-            (phase, c.id): c for phase, guide in problem.phases.items() for c in guide.concepts
-        }
+        self.concepts = {(phase, c.id): c for phase, guide in problem.phases.items() for c in guide.concepts}
 
     def analyse(self, messages: Sequence[str]) -> AnalysedText:
         """Split messages into sentences and read each once."""

@@ -196,9 +196,7 @@ def _round_minutes(x: float) -> float:
     return round(x, 1)
 
 
-def score_transcript(
-    transcript: dict, problem: Problem, suggestions: dict[str, str] | None = None
-) -> dict:
+def score_transcript(transcript: dict, problem: Problem, suggestions: dict[str, str] | None = None) -> dict:
     """Score a (validated) transcript against a problem; the recap JSON of CONTRACTS.md."""
     level = transcript.get("level") or "senior"
     scale = fw.scale_for_minutes(transcript.get("minutes"), problem.data_flow)
@@ -292,9 +290,7 @@ def _judge_phase(
     on_topic = bool(evidence)
     covered = [e.concept.name for e in sorted(evidence.values(), key=lambda e: -e.concept.weight)]
     missed = [c.name for c in sorted(guide.concepts, key=lambda c: -c.weight) if c.id not in evidence]
-    feedback = _phase_feedback(
-        phase, problem, texts, evidence, missed, score, used, budget, over, stuffed
-    )
+    feedback = _phase_feedback(phase, problem, texts, evidence, missed, score, used, budget, over, stuffed)
     return PhaseResult(
         phase,
         score,
@@ -342,7 +338,7 @@ def _phase_feedback(
         best = max(evidence.values(), key=lambda e: (e.concept.weight, e.quality, e.credit))
         strength = "with reasons" if best.quality >= 0.5 else "briefly"
         parts.append(
-            f'Covered {len(evidence)} of {len(evidence) + len(missed)} key points, '
+            f"Covered {len(evidence)} of {len(evidence) + len(missed)} key points, "
             f'{best.concept.name.lower()} {strength} ("{quote(best.quote, 90)}").'
         )
         if missed:
@@ -427,7 +423,7 @@ def _pitfalls(
     )
 
     long_turn = next((t for t in candidate if word_count(t["text"]) > MONOLOGUE_WORDS), None)
-    pairs = _follow_ups(turns)
+    pairs = [(q, r) for q, r in _follow_ups(turns) if r is not None]  # moving on is not ignoring
     unanswered = [q for q, r in pairs if not _answered(q, r, matcher)]
     monologue = long_turn is not None or (len(pairs) >= 3 and len(unanswered) * 3 > len(pairs) * 2)
     if long_turn is not None:
@@ -544,7 +540,11 @@ def _tips(
         _tip(
             "common_patterns",
             len(patterns) >= 3,
-            f"Used {', '.join(list(patterns)[:4])}: \"{quote(next(iter(patterns.values())))}\""
+            (
+                f'Explained {", ".join(list(patterns)[:4])}: "{quote(next(iter(patterns.values())))}"'
+                if len(patterns) >= 3
+                else f'Only {" and ".join(patterns)} explained: "{quote(next(iter(patterns.values())))}"'
+            )
             if patterns
             else "No standard caching, queueing or scaling pattern was explained.",
         )
@@ -568,7 +568,7 @@ def _tips(
         ev = "Answers gave no reasons for their choices."
     out.append(_tip("communicate_clearly", clear, ev))
 
-    pairs = _follow_ups(turns)
+    pairs = [(q, r) for q, r in _follow_ups(turns) if r is not None]
     answered = [(q, r) for q, r in pairs if _answered(q, r, matcher)]
     if not pairs:
         listen, ev = bool(candidate), "No follow-up was needed."

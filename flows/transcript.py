@@ -84,9 +84,8 @@ def validate_transcript(data: object, phase_ids: tuple[str, ...] | None = None) 
             raise TranscriptError(f"{where}: ended_at is before started_at")
         if "paused" in p:
             _number(p["paused"], f"{where}.paused")
-    if "minutes" in data and data["minutes"] is not None:
-        if _number(data["minutes"], "minutes") <= 0:
-            raise TranscriptError("minutes must be positive")
+    if "minutes" in data and data["minutes"] is not None and _number(data["minutes"], "minutes") <= 0:
+        raise TranscriptError("minutes must be positive")
     return data
 
 

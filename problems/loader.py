@@ -188,9 +188,7 @@ def _load_directory(directory: Path) -> dict[str, Problem]:
         for name in (problem.slug, problem.title, *problem.aliases):
             key = normalise_name(name)
             if key in names and names[key] != problem.slug:
-                raise ProblemFileError(
-                    str(path), "aliases", f"'{name}' is already a name of {names[key]}"
-                )
+                raise ProblemFileError(str(path), "aliases", f"'{name}' is already a name of {names[key]}")
             names[key] = problem.slug
         bank[problem.slug] = problem
     return bank

@@ -1,0 +1,104 @@
+"""The recap as text and markdown: strengths first, then what to fix, each with its evidence."""
+
+from __future__ import annotations
+
+TIP_NAMES = {
+    "time_management": "Time management",
+    "stay_focused": "Stayed focused",
+    "iterative": "Iterative design",
+    "handle_ambiguity": "Handled ambiguity",
+    "trade_offs": "Trade-off thinking",
+    "common_patterns": "Common patterns",
+    "communicate_clearly": "Clear communication",
+    "listen_actively": "Active listening",
+}
+PITFALL_NAMES = {
+    "details_too_early": "Details too early",
+    "assumed_requirements": "Assumed requirements",
+    "max_scale_too_early": "Maximum scale too early",
+    "monologue": "Monologue",
+    "happy_path_only": "Happy path only",
+    "over_time": "Over time",
+}
+VERDICTS = {
+    "strong_hire": "Strong hire",
+    "hire": "Hire",
+    "lean_no_hire": "Lean no hire",
+    "no_hire": "No hire",
+}
+
+
+def _phase_rows(recap: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for p in recap["phases"]:
+        over = " (over)" if p["minutes_used"] > p["minutes_budget"] * 1.1 else ""
+        rows.append(
+            (
+                p.get("name", p["phase"]),
+                f"{p['score']}/4",
+                f"{p['minutes_used']:.1f} of {p['minutes_budget']:g} min{over}",
+                p["feedback"],
+            )
+        )
+    return rows
+
+
+def strengths(recap: dict) -> list[str]:
+    """What went well, with evidence: followed tips and phases scored 3 or 4."""
+    out = [f"{TIP_NAMES[t['id']]}: {t['evidence']}" for t in recap["tips"] if t["followed"]]
+    return out
+
+
+def fixes(recap: dict) -> list[str]:
+    """What to fix, with evidence: triggered pitfalls, then tips not followed."""
+    out = [f"{PITFALL_NAMES[p['id']]}: {p['evidence']}" for p in recap["pitfalls"] if p["triggered"]]
+    out += [f"{TIP_NAMES[t['id']]}: {t['evidence']}" for t in recap["tips"] if not t["followed"]]
+    return out
+
+
+def recap_text(recap: dict) -> str:
+    """The recap for a terminal."""
+    lines = [
+        f"Recap: {recap.get('title', recap['problem'])} ({recap['level']})",
+        f"Overall {recap['overall']}/100, {VERDICTS[recap['verdict']]}",
+        recap.get("summary", ""),
+        "",
+        "Phases:",
+    ]
+    rows = _phase_rows(recap)
+    width = max(len(r[0]) for r in rows)
+    for name, score, minutes, feedback in rows:
+        lines.append(f"  {name:<{width}}  {score}  {minutes:<22} {feedback}")
+    lines += ["", "Strengths:"]
+    lines += [f"  + {s}" for s in strengths(recap)] or ["  (none yet)"]
+    lines += ["", "To fix:"]
+    lines += [f"  - {s}" for s in fixes(recap)] or ["  (nothing flagged)"]
+    lines += ["", "Practise next:"]
+    lines += [f"  * {s}" for s in recap["next_steps"]]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def recap_markdown(recap: dict) -> str:
+    """The recap as markdown."""
+    lines = [
+        f"# Recap: {recap.get('title', recap['problem'])}",
+        "",
+        f"**Overall {recap['overall']}/100 · {VERDICTS[recap['verdict']]}** · level {recap['level']}",
+        "",
+        recap.get("summary", ""),
+        "",
+        "## Strengths",
+        "",
+    ]
+    lines += [f"- {_cell(s)}" for s in strengths(recap)] or ["- (none yet)"]
+    lines += ["", "## What to fix", ""]
+    lines += [f"- {_cell(s)}" for s in fixes(recap)] or ["- (nothing flagged)"]
+    lines += ["", "## Phases", "", "| Phase | Score | Time used | Feedback |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {_cell(d)} |" for a, b, c, d in _phase_rows(recap)]
+    lines += ["", "## Practise next", ""]
+    lines += [f"- {_cell(s)}" for s in recap["next_steps"]]
+    return "\n".join(lines) + "\n"

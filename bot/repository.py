@@ -1,0 +1,170 @@
+"""InterviewRepository: interviews, their turns and recaps in the database."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.models import InterviewRow, RecapRow, TurnRow
+from flows.engine import Interview
+from flows.snapshot import from_snapshot, to_snapshot
+from problems import load_bank
+
+
+class StaleInterview(RuntimeError):
+    """Another writer saved the interview first (optimistic concurrency); reload and retry."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an interview runs."""
+
+    surface: str = "terminal"
+    channel: str | None = None
+    thread_ts: str | None = None
+    user_id: str | None = None
+    pace: float = 1.0
+    clock_origin: float = 0.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class InterviewRepository:
+    """Stores interviews (the engine's snapshot), each turn with its phase and time, and the recap."""
+
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self._sessions = sessions
+
+    async def add(self, interview: Interview, placement: Placement, minutes: float | None = None) -> None:
+        """Store a new interview."""
+        async with self._sessions.begin() as session:
+            session.add(
+                InterviewRow(
+                    id=interview.id,
+                    problem=interview.problem.slug,
+                    level=interview.level,
+                    minutes=minutes,
+                    surface=placement.surface,
+                    status=interview.status,
+                    team=interview.team,
+                    channel=placement.channel,
+                    thread_ts=placement.thread_ts,
+                    user_id=placement.user_id,
+                    pace=placement.pace,
+                    clock_origin=placement.clock_origin,
+                    state=json.dumps(to_snapshot(interview)),
+                    version=0,
+                    created_at=_now(),
+                )
+            )
+            await self._write_turns(session, interview)
+
+    async def save(self, interview: Interview, expected_version: int | None = None) -> int:
+        """Write the interview's state and any new or edited turns; return the new version."""
+        async with self._sessions.begin() as session:
+            return await self.save_in(session, interview, expected_version)
+
+    async def save_in(
+        self, session: AsyncSession, interview: Interview, expected_version: int | None = None
+    ) -> int:
+        """`save` inside a transaction the caller holds."""
+        where = [InterviewRow.id == interview.id]
+        if expected_version is not None:
+            where.append(InterviewRow.version == expected_version)
+        values = {
+            "status": interview.status,
+            "end_reason": interview.end_reason,
+            "state": json.dumps(to_snapshot(interview)),
+            "version": InterviewRow.version + 1,
+        }
+        if interview.status == "ended":
+            values["ended_at"] = _now()
+        result = await session.execute(update(InterviewRow).where(*where).values(**values))
+        if result.rowcount != 1:
+            raise StaleInterview(interview.id)
+        await self._write_turns(session, interview)
+        version = await session.scalar(select(InterviewRow.version).where(InterviewRow.id == interview.id))
+        return int(version)
+
+    async def _write_turns(self, session: AsyncSession, interview: Interview) -> None:
+        stored = {
+            seq: text
+            for seq, text in (
+                await session.execute(
+                    select(TurnRow.seq, TurnRow.text).where(TurnRow.interview_id == interview.id)
+                )
+            ).all()
+        }
+        for seq, turn in enumerate(interview.turns):
+            if seq not in stored:
+                session.add(
+                    TurnRow(
+                        interview_id=interview.id,
+                        seq=seq,
+                        at=round(turn.at - interview.started_at, 3),
+                        phase=turn.phase,
+                        role=turn.role,
+                        text=turn.text,
+                        message_id=turn.message_id,
+                        user_id=turn.user,
+                        kind=turn.kind,
+                    )
+                )
+            elif stored[seq] != turn.text:
+                await session.execute(
+                    update(TurnRow)
+                    .where(TurnRow.interview_id == interview.id, TurnRow.seq == seq)
+                    .values(text=turn.text)
+                )
+
+    async def add_recap(self, interview_id: str, recap: dict) -> None:
+        """Store (or replace) an interview's recap."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(RecapRow).where(RecapRow.interview_id == interview_id))
+            session.add(
+                RecapRow(
+                    interview_id=interview_id,
+                    overall=int(recap["overall"]),
+                    verdict=recap["verdict"],
+                    data=json.dumps(recap),
+                    created_at=_now(),
+                )
+            )
+
+    async def load(self, interview_id: str) -> tuple[Interview, InterviewRow] | None:
+        """The interview (rebuilt from its snapshot) and its row, or None."""
+        async with self._sessions() as session:
+            row = await session.get(InterviewRow, interview_id)
+        if row is None:
+            return None
+        return self._rebuild(row), row
+
+    @staticmethod
+    def _rebuild(row: InterviewRow) -> Interview:
+        problem = load_bank()[row.problem]
+        return from_snapshot(json.loads(row.state), problem)
+
+    async def turns(self, interview_id: str) -> list[TurnRow]:
+        """The stored turns of an interview, in order."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(TurnRow).where(TurnRow.interview_id == interview_id).order_by(TurnRow.seq)
+            )
+            return list(rows)
+
+    async def recap(self, interview_id: str) -> dict | None:
+        """The stored recap of an interview, or None."""
+        async with self._sessions() as session:
+            row = await session.get(RecapRow, interview_id)
+        return json.loads(row.data) if row else None
+
+    async def count(self) -> int:
+        """How many interviews are stored."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(InterviewRow)))
