@@ -11,7 +11,7 @@ from flows.text import STOPWORDS, Sentence, TypoIndex, analyse_sentence, raw_tok
 # Credit for a concept by how it was said.
 CREDIT_EXPLAINED = 1.0
 CREDIT_BARE = 0.6  # named in a fragment, nothing said about it
-CREDIT_STUFFED = 0.2  # one of a pasted list of keywords
+CREDIT_STUFFED = 0.1  # one of a pasted list of keywords
 
 
 @dataclass(frozen=True)

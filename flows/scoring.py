@@ -42,6 +42,7 @@ PITFALL_PHASE = {
 MONOLOGUE_WORDS = 250
 OVER_TIME_FACTOR = fw.AUTO_ADVANCE_FACTOR
 ON_TIME_FACTOR = 1.25
+PITFALL_PENALTY = 0.06
 
 # Phrases, matched on word boundaries in lowercased candidate text.
 DETAIL_TERMS = (
@@ -107,7 +108,6 @@ FAILURE_TERMS = (
     r"partial\w*",
     r"back-?off",
     r"race conditions?",
-    r"double",
 )
 ITERATIVE_TERMS = (
     r"start (?:with|simple|small|by)",
@@ -154,7 +154,9 @@ _SCALE = _compile(SCALE_TERMS)
 _FAILURE = _compile(FAILURE_TERMS)
 _ITERATIVE = _compile(ITERATIVE_TERMS)
 _PATTERNS = {name: re.compile(r"\b(?:" + rx + r")") for name, rx in PATTERNS.items()}
-_NEGATED_BEFORE = re.compile(r"\b(no|not|don'?t|doesn'?t|never|without|skip|won'?t|avoid)\b[\w\s,'-]{0,30}$")
+_NEGATED_BEFORE = re.compile(
+    r"\b(no|not|don'?t|doesn'?t|never|without|skip|won'?t|avoid)\b(?:[\s-]+[\w']+){0,2}[\s-]*$"
+)
 _PHASE_WEIGHTS = {
     "requirements": 5,
     "core_entities": 2,
@@ -214,14 +216,19 @@ def score_transcript(transcript: dict, problem: Problem, suggestions: dict[str, 
     answered_any = any(p.answered for p in phases)
     off_topic = answered_any and not any(p.on_topic for p in phases)
     weight = sum(_PHASE_WEIGHTS[p.phase] for p in phases)
-    phase_part = sum(_PHASE_WEIGHTS[p.phase] * (p.score - 1) / 3 for p in phases) / weight
+    # Mostly the phase scores, with their underlying coverage to separate equal scores.
+    phase_part = (
+        sum(_PHASE_WEIGHTS[p.phase] * (0.8 * (p.score - 1) / 3 + 0.2 * min(1.0, p.raw / 0.7)) for p in phases)
+        / weight
+    )
     tips_part = sum(1 for t in tips if t["followed"]) / len(tips)
     triggered = [p for p in pitfalls if p["triggered"]]
-    overall = round(100 * (0.85 * phase_part + 0.15 * tips_part)) - 4 * len(triggered)
+    penalty = 1.0 - PITFALL_PENALTY * len(triggered)
+    overall = round(100 * (0.85 * phase_part + 0.15 * tips_part) * penalty)
     if not answered_any or off_topic:
         overall = min(overall, 5)
     overall = max(0, min(100, overall))
-    verdict = _verdict(overall, level, by_id, proactive, off_topic or not answered_any)
+    verdict = _verdict(overall, level, by_id, proactive, off_topic or not answered_any, bool(triggered))
 
     recap = {
         "problem": problem.slug,
@@ -630,13 +637,20 @@ def _deep_dive_proactivity(problem: Problem, turns: list[dict], matcher: Problem
 # ---------------------------------------------------------------- verdict and advice
 
 
-def _verdict(overall: int, level: str, phases: dict[str, PhaseResult], proactive: bool, empty: bool) -> str:
+def _verdict(
+    overall: int,
+    level: str,
+    phases: dict[str, PhaseResult],
+    proactive: bool,
+    empty: bool,
+    pitfall: bool,
+) -> str:
     if empty:
         return "no_hire"
     shift = {"junior": -6, "senior": 0, "staff": 6}[level]
-    if overall >= 75 + shift:
+    if overall >= 80 + shift:
         verdict = "strong_hire"
-    elif overall >= 58 + shift:
+    elif overall >= 60 + shift:
         verdict = "hire"
     elif overall >= 40 + shift:
         verdict = "lean_no_hire"
@@ -644,7 +658,7 @@ def _verdict(overall: int, level: str, phases: dict[str, PhaseResult], proactive
         verdict = "no_hire"
     order = ["no_hire", "lean_no_hire", "hire", "strong_hire"]
     cap = "strong_hire"
-    if level in ("senior", "staff") and not proactive:
+    if pitfall or (level in ("senior", "staff") and not proactive):
         cap = "hire"
     if level == "staff" and phases["deep_dives"].score <= 2:
         cap = "lean_no_hire"
