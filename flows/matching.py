@@ -51,16 +51,19 @@ class ProblemMatcher:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
         self._first: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        self._first_exact: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
         vocabulary: set[str] = set()
         for phase, guide in problem.phases.items():
             for concept in guide.concepts:
                 for term in concept.terms:
-                    key = term_key(term)
+                    key, exact = term_key(term)
                     if key:
-                        self._first.setdefault(key[0], []).append((key, phase, concept.id))
+                        index = self._first_exact if exact else self._first
+                        index.setdefault(key[0], []).append((key, phase, concept.id))
                     vocabulary.update(raw_tokens(term))
-        for entries in self._first.values():
-            entries.sort(key=lambda e: -len(e[0]))
+        for index in (self._first, self._first_exact):
+            for entries in index.values():
+                entries.sort(key=lambda e: -len(e[0]))
         self.typos = TypoIndex(vocabulary)
         self.concepts = {(phase, c.id): c for phase, guide in problem.phases.items() for c in guide.concepts}
 
@@ -87,6 +90,14 @@ class ProblemMatcher:
                     start, end = content[ci], content[ci + n - 1]
                     negated = any(sentence.negated[start : end + 1]) and not _term_negates(key)
                     found.append(Hit(phase, concept, sentence.index, start, end, negated))
+        if self._first_exact:
+            for i, first in enumerate(stems):
+                for key, phase, concept in self._first_exact.get(first, ()):
+                    n = len(key)
+                    if stems[i : i + n] == key:
+                        end = i + n - 1
+                        negated = any(sentence.negated[i : end + 1]) and not _term_negates(key)
+                        found.append(Hit(phase, concept, sentence.index, i, end, negated))
         return found
 
     def evidence(self, analysed: AnalysedText, phase: str) -> dict[str, ConceptEvidence]:

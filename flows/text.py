@@ -273,12 +273,16 @@ def _stem_cached(word: str) -> str:
     return stem(word)
 
 
-def term_key(term: str) -> tuple[str, ...]:
-    """The stemmed content tokens of a term phrase, as matched against text."""
-    toks = [_stem_cached(t) for t in raw_tokens(term) if t not in STOPWORDS]
-    if not toks:  # a term made only of stopwords still matches itself
-        toks = [_stem_cached(t) for t in raw_tokens(term)]
-    return tuple(toks)
+def term_key(term: str) -> tuple[tuple[str, ...], bool]:
+    """The stemmed tokens of a term phrase, and whether it must match word for word.
+
+    A term without stopwords matches the content words of a sentence (so "cache hot keys" finds
+    "cache the hot keys"); one with stopwords ("my links", "like a post") matches exactly, so it
+    never shrinks to a single generic word.
+    """
+    toks = raw_tokens(term)
+    exact = any(t in STOPWORDS for t in toks)
+    return tuple(_stem_cached(t) for t in toks), exact
 
 
 def _deletes(word: str) -> set[str]:
