@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -12,6 +13,9 @@ from flows.text import STOPWORDS, Sentence, TypoIndex, analyse_sentence, raw_tok
 CREDIT_EXPLAINED = 1.0
 CREDIT_BARE = 0.6  # named in a fragment, nothing said about it
 CREDIT_STUFFED = 0.1  # one of a pasted list of keywords
+
+
+_NOTATION = re.compile(r"[{}()\[\]]|->|=>|\w=|\b(?:get|post|put|patch|delete)\s+/|\w/\w|:\s*\w+\s*[,}]")
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,8 @@ class ProblemMatcher:
             hits = self.hits(s)
             if not hits:
                 continue
-            stuffed = is_stuffed(s, hits)
+            # Naming the entities in a list is what the Core Entities phase asks for.
+            stuffed = phase != "core_entities" and is_stuffed(s, hits)
             message = by_message[analysed.message_of[s.index]]
             for h in hits:
                 if h.phase != phase:
@@ -130,16 +135,20 @@ class ProblemMatcher:
 
 
 def _term_negates(key: tuple[str, ...]) -> bool:
-    return any(k in ("no", "not", "without", "never") for k in key)
+    return any(k in ("no", "not", "without", "never", "nev") for k in key)
 
 
 def is_stuffed(sentence: Sentence, hits: Iterable[Hit]) -> bool:
     """A sentence that is a pasted list of keywords rather than an explanation."""
+    if _NOTATION.search(sentence.text):  # an endpoint or a schema written out is precise, not stuffing
+        return False
     hits = list(hits)
     concepts = {(h.phase, h.concept) for h in hits}
     phases = {h.phase for h in hits}
     # A list of one phase's concepts (entities with their fields) is an answer, not stuffing.
-    if len(concepts) < 3 or len(phases) < 2 or sentence.word_count < 4:
+    if len(concepts) < 3 or sentence.word_count < 4:
+        return False
+    if len(phases) < 3 and (len(phases) < 2 or len(concepts) < 4):
         return False
     covered: set[int] = set()
     for h in hits:
