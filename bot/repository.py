@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import InterviewRow, RecapRow, TurnRow
 from flows.engine import Interview
+from flows.problem import Problem
 from flows.snapshot import from_snapshot, to_snapshot
 from problems import load_bank
 
@@ -38,8 +39,9 @@ def _now() -> datetime:
 class InterviewRepository:
     """Stores interviews (the engine's snapshot), each turn with its phase and time, and the recap."""
 
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, bank: dict[str, Problem] | None = None) -> None:
         self._sessions = sessions
+        self._bank = bank
 
     async def add(self, interview: Interview, placement: Placement, minutes: float | None = None) -> None:
         """Store a new interview."""
@@ -143,12 +145,12 @@ class InterviewRepository:
             row = await session.get(InterviewRow, interview_id)
         if row is None:
             return None
-        return self._rebuild(row), row
+        return self.rebuild(row), row
 
-    @staticmethod
-    def _rebuild(row: InterviewRow) -> Interview:
-        problem = load_bank()[row.problem]
-        return from_snapshot(json.loads(row.state), problem)
+    def rebuild(self, row: InterviewRow) -> Interview:
+        """The engine's interview from a stored row."""
+        bank = self._bank if self._bank is not None else load_bank()
+        return from_snapshot(json.loads(row.state), bank[row.problem])
 
     async def turns(self, interview_id: str) -> list[TurnRow]:
         """The stored turns of an interview, in order."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -147,16 +148,26 @@ class TerminalInterview:
     def _start_reader(self, stream: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
 
+        fd = stream.fileno()
+
         def read() -> None:
+            # os.read on the descriptor, not the buffered reader: a daemon thread blocked here
+            # holds no interpreter lock, so the process can exit while it waits.
+            pending = b""
             while True:
                 try:
-                    raw = stream.readline()
-                except (OSError, ValueError):
-                    raw = b""
-                if not raw:
+                    chunk = os.read(fd, 1 << 16)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    if pending:
+                        loop.call_soon_threadsafe(self._inbox.put_nowait, pending)
                     loop.call_soon_threadsafe(self._inbox.put_nowait, _EOF)
                     return
-                loop.call_soon_threadsafe(self._inbox.put_nowait, raw)
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    loop.call_soon_threadsafe(self._inbox.put_nowait, line + b"\n")
 
         threading.Thread(target=read, name="stdin-reader", daemon=True).start()
 

@@ -236,10 +236,18 @@ QUESTION_START = re.compile(
 )
 
 
+# Words that end in "s" without being plurals: they and their plurals stem to themselves.
+_KEEP_S = frozenset(
+    ["alias", "status", "redis", "bus", "analysis", "consensus", "canvas", "postgres", "cors", "sms", "dns", "https", "kubernetes", "ios", "chaos", "corpus", "bonus", "campus", "focus", "census", "atlas", "gas", "plus", "news", "series", "species", "basis", "thesis", "axis", "virus", "radius", "nexus", "apparatus"]
+)
+
+
 def stem(word: str) -> str:
     """A light suffix-stripping stem, so plurals and inflections meet their base form."""
-    if len(word) <= 3 or not word.isalpha():
+    if len(word) <= 3 or not word.isalpha() or word in _KEEP_S:
         return word
+    if word.endswith("es") and word[:-2] in _KEEP_S:
+        return word[:-2]
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith("sses"):
