@@ -238,7 +238,41 @@ QUESTION_START = re.compile(
 
 # Words that end in "s" without being plurals: they and their plurals stem to themselves.
 _KEEP_S = frozenset(
-    ["alias", "status", "redis", "bus", "analysis", "consensus", "canvas", "postgres", "cors", "sms", "dns", "https", "kubernetes", "ios", "chaos", "corpus", "bonus", "campus", "focus", "census", "atlas", "gas", "plus", "news", "series", "species", "basis", "thesis", "axis", "virus", "radius", "nexus", "apparatus"]
+    [
+        "alias",
+        "status",
+        "redis",
+        "bus",
+        "analysis",
+        "consensus",
+        "canvas",
+        "postgres",
+        "cors",
+        "sms",
+        "dns",
+        "https",
+        "kubernetes",
+        "ios",
+        "chaos",
+        "corpus",
+        "bonus",
+        "campus",
+        "focus",
+        "census",
+        "atlas",
+        "gas",
+        "plus",
+        "news",
+        "series",
+        "species",
+        "basis",
+        "thesis",
+        "axis",
+        "virus",
+        "radius",
+        "nexus",
+        "apparatus",
+    ]
 )
 
 
