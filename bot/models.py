@@ -69,3 +69,26 @@ class RecapRow(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     data: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TimerRow(Base):
+    """A timer of an interview, due at a wall-clock time; claimed (fired) at most once."""
+
+    __tablename__ = "timers"
+
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    timer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due_at: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending, fired, cancelled, missed
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ProcessedEventRow(Base):
+    """A Slack event already handled, so a retry of it is not."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float)

@@ -95,34 +95,29 @@ class InterviewRepository:
         return int(version)
 
     async def _write_turns(self, session: AsyncSession, interview: Interview) -> None:
-        stored = {
-            seq: text
-            for seq, text in (
-                await session.execute(
-                    select(TurnRow.seq, TurnRow.text).where(TurnRow.interview_id == interview.id)
-                )
-            ).all()
-        }
+        rows = await session.execute(
+            select(
+                TurnRow.seq, TurnRow.at, TurnRow.phase, TurnRow.role, TurnRow.text, TurnRow.message_id
+            ).where(TurnRow.interview_id == interview.id)
+        )
+        stored = {r[0]: tuple(r[1:]) for r in rows.all()}
         for seq, turn in enumerate(interview.turns):
+            values = {
+                "at": round(turn.at - interview.started_at, 3),
+                "phase": turn.phase,
+                "role": turn.role,
+                "text": turn.text,
+                "message_id": turn.message_id,
+                "user_id": turn.user,
+                "kind": turn.kind,
+            }
             if seq not in stored:
-                session.add(
-                    TurnRow(
-                        interview_id=interview.id,
-                        seq=seq,
-                        at=round(turn.at - interview.started_at, 3),
-                        phase=turn.phase,
-                        role=turn.role,
-                        text=turn.text,
-                        message_id=turn.message_id,
-                        user_id=turn.user,
-                        kind=turn.kind,
-                    )
-                )
-            elif stored[seq] != turn.text:
+                session.add(TurnRow(interview_id=interview.id, seq=seq, **values))
+            elif stored[seq] != (values["at"], turn.phase, turn.role, turn.text, turn.message_id):
                 await session.execute(
                     update(TurnRow)
                     .where(TurnRow.interview_id == interview.id, TurnRow.seq == seq)
-                    .values(text=turn.text)
+                    .values(**values)
                 )
 
     async def add_recap(self, interview_id: str, recap: dict) -> None:

@@ -275,7 +275,7 @@ def _answer(iv: Interview, ev: Answer) -> tuple[Interview, list[Effect]]:
         notice = f"That message was long; I kept its first {fw.MAX_MESSAGE_CHARS:,} characters."
         effects.append(Say(notice, "notice", iv.phase))
     turn = Turn(ev.at, iv.phase, "candidate", text, ev.message_id, ev.user)
-    iv = replace(iv, turns=iv.turns + (turn,), last_activity=ev.at)
+    iv = replace(iv, turns=_in_order(iv.turns, turn), last_activity=max(iv.last_activity, ev.at))
     if iv.status == "paused":
         effects.append(Say("The clock is paused; say `resume` to carry on.", "info", iv.phase))
         return iv, effects
@@ -288,6 +288,14 @@ def _answer(iv: Interview, ev: Answer) -> tuple[Interview, list[Effect]]:
     any_hit = any(matcher.hits(s) for s in analysed.sentences)
     iv, follow = _follow_up(iv, ev.at, off_topic=not any_hit and not iv.covered)
     return iv, effects + follow
+
+
+def _in_order(turns: tuple[Turn, ...], turn: Turn) -> tuple[Turn, ...]:
+    """Turns stay ordered by when they were said, even if a message arrives late."""
+    index = len(turns)
+    while index > 0 and turns[index - 1].at > turn.at:
+        index -= 1
+    return turns[:index] + (turn,) + turns[index:]
 
 
 def _follow_up(iv: Interview, at: float, off_topic: bool) -> tuple[Interview, list[Effect]]:

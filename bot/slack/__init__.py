@@ -1,0 +1,1 @@
+"""The Slack adapter: bolt app, listeners, Block Kit, timers, HTTP and Socket Mode serving."""

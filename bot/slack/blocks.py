@@ -1,0 +1,130 @@
+"""Block Kit for the interview: phase messages with controls, and the recap within Slack's limits."""
+
+from __future__ import annotations
+
+from bot.render import PITFALL_NAMES, TIP_NAMES, VERDICTS
+from flows.text import neutralise
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+
+ACTION_NEXT = "interview_next"
+ACTION_HINT = "interview_hint"
+ACTION_END = "interview_end"
+CONTROL_ACTIONS = {ACTION_NEXT: "next", ACTION_HINT: "hint", ACTION_END: "end"}
+
+
+def _section(text: str) -> dict:
+    if len(text) > MAX_SECTION_CHARS:
+        text = text[: MAX_SECTION_CHARS - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def controls(interview_id: str) -> dict:
+    """The buttons for next, hint and end."""
+    buttons = [
+        ("Next phase", ACTION_NEXT, "primary"),
+        ("Hint", ACTION_HINT, None),
+        ("End", ACTION_END, "danger"),
+    ]
+    elements = []
+    for label, action_id, style in buttons:
+        button = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": label},
+            "action_id": action_id,
+            "value": interview_id,
+        }
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": "controls", "elements": elements}
+
+
+def bot_message(text: str, kind: str, interview_id: str) -> list[dict]:
+    """Blocks of one bot message; phase openings carry the controls."""
+    blocks = [_section(text)]
+    if kind in ("phase", "intro"):
+        blocks.append(controls(interview_id))
+    return blocks
+
+
+def _phase_line(p: dict) -> str:
+    bar = "●" * p["score"] + "○" * (4 - p["score"])
+    head = (
+        f"*{p.get('name', p['phase'])}*  {bar} {p['score']}/4 · "
+        f"{p['minutes_used']:.1f} of {p['minutes_budget']:g} min"
+    )
+    return f"{head}\n{neutralise(p['feedback'])}"
+
+
+def recap_blocks(recap: dict) -> list[dict]:
+    """The whole recap as blocks (may exceed one message; see `split_messages`)."""
+    title = f"Recap: {recap.get('title', recap['problem'])}"[:MAX_HEADER_CHARS]
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title}},
+        _section(
+            f"*{recap['overall']}/100 · {VERDICTS[recap['verdict']]}* ({recap['level']})\n"
+            f"{neutralise(recap.get('summary', ''))}"
+        ),
+        {"type": "divider"},
+    ]
+    blocks += [_section(_phase_line(p)) for p in recap["phases"]]
+    blocks.append({"type": "divider"})
+    good = [f"✅ *{TIP_NAMES[t['id']]}*: {neutralise(t['evidence'])}" for t in recap["tips"] if t["followed"]]
+    bad = [
+        f"⚠️ *{PITFALL_NAMES[p['id']]}*: {neutralise(p['evidence'])}"
+        for p in recap["pitfalls"]
+        if p["triggered"]
+    ]
+    bad += [
+        f"▫️ *{TIP_NAMES[t['id']]}*: {neutralise(t['evidence'])}" for t in recap["tips"] if not t["followed"]
+    ]
+    if good:
+        blocks += _chunked("*Strengths*", good)
+    if bad:
+        blocks += _chunked("*What to fix*", bad)
+    blocks += _chunked("*Practise next*", [f"• {neutralise(s)}" for s in recap["next_steps"]])
+    return blocks
+
+
+def _chunked(title: str, lines: list[str]) -> list[dict]:
+    """Sections of at most MAX_SECTION_CHARS, the first headed by `title`."""
+    out: list[dict] = []
+    current = title
+    for line in lines:
+        line = line[: MAX_SECTION_CHARS - 10]
+        if len(current) + 1 + len(line) > MAX_SECTION_CHARS:
+            out.append(_section(current))
+            current = line
+        else:
+            current += "\n" + line
+    out.append(_section(current))
+    return out
+
+
+def split_messages(blocks: list[dict], limit: int = MAX_BLOCKS) -> list[list[dict]]:
+    """Split blocks over messages of at most `limit` blocks each."""
+    return [blocks[i : i + limit] for i in range(0, len(blocks), limit)] or [[]]
+
+
+def recap_fallback_text(recap: dict) -> str:
+    """Plain text for notifications and clients without Block Kit."""
+    return f"Recap: {recap['overall']}/100, {VERDICTS[recap['verdict']]}"
+
+
+def problems_text(bank: dict) -> str:
+    """The bank as a short list for `/interview problems`."""
+    lines = [f"• *{p.title}* (`{p.slug}`) {p.category}" for p in bank.values()]
+    return "*Problems*\n" + "\n".join(lines) + "\nStart one: `/interview start url shortener senior 45`"
+
+
+HELP_TEXT = (
+    "*Mock system-design interviews*\n"
+    "• `/interview start [problem] [junior|senior|staff] [minutes]`: start one in a thread here\n"
+    "• `@interview-bot start [problem]`: start one in this thread\n"
+    "• `/interview problems`: the problem bank\n"
+    "In the thread, answer in messages; the words `next`, `hint`, `time`, `pause`, `resume` and `end` "
+    "are controls. I keep time, ask follow-ups, and finish with a scored recap."
+)

@@ -1,0 +1,190 @@
+"""`interview-bot serve`: the bot over HTTP (aiohttp) or Socket Mode, with its database and timers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+import sys
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import open_database, ping
+from bot.settings import Settings, SettingsError
+from bot.slack.app import build_app
+from bot.slack.service import InterviewService
+from problems import load_bank
+
+log = logging.getLogger("interview_bot.serve")
+
+_TOKEN = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class RedactTokens(logging.Filter):
+    """Scrub anything shaped like a Slack token from every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _TOKEN.search(message):
+            record.msg, record.args = _TOKEN.sub("[token]", message), ()
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to standard error, with tokens redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactTokens())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("slack_bolt").setLevel(logging.WARNING)
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+@dataclass
+class Bot:
+    """Everything `serve` wires together: one shared HTTP session, one client, one app."""
+
+    settings: Settings
+    engine: AsyncEngine
+    http: aiohttp.ClientSession
+    client: AsyncWebClient
+    scheduler: AsyncIOScheduler
+    service: InterviewService
+    app: AsyncApp
+
+    async def close(self) -> None:
+        """Stop timers, close the HTTP session and the database."""
+        self.scheduler.shutdown(wait=False)
+        await self.http.close()
+        await self.engine.dispose()
+
+
+def web_client(settings: Settings, session: aiohttp.ClientSession, token: str) -> AsyncWebClient:
+    """A Web API client on the shared session, retrying connection errors, 5xx and 429s."""
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        session=session,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+async def bootstrap(settings: Settings) -> Bot:
+    """Open the database, build the client, scheduler, service and app, and re-arm open timers."""
+    engine, sessions = await open_database(settings.database_url)
+    http = aiohttp.ClientSession()
+    client = web_client(settings, http, settings.slack_bot_token)
+    scheduler = AsyncIOScheduler()
+    service = InterviewService(client, sessions, load_bank(), scheduler, pace=settings.pace)
+    app = build_app(settings, client, service)
+    try:
+        auth = await client.auth_test()
+        service.bot_user_id = auth.get("user_id", "")
+    except Exception as exc:  # noqa: BLE001 - reported in one line, without the token
+        await http.close()
+        await engine.dispose()
+        raise SettingsError(
+            f"Slack rejected the bot token or is unreachable: {exc.__class__.__name__}"
+        ) from None
+    scheduler.start()
+    counts = await service.rearm()
+    log.info("re-armed timers: %s", counts)
+    return Bot(settings, engine, http, client, scheduler, service, app)
+
+
+def http_app(bot: Bot) -> web.Application:
+    """POST /slack/events (signed requests only) and GET /healthz."""
+    verifier = SignatureVerifier(bot.settings.slack_signing_secret)
+
+    async def slack_events(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return web.json_response({"error": "request too large"}, status=413)
+        body = await request.read()
+        if len(body) > MAX_BODY_BYTES:
+            return web.json_response({"error": "request too large"}, status=413)
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not timestamp or not signature or not verifier.is_valid(body, timestamp, signature):
+            log.info("rejected a request with a missing or invalid signature or a stale timestamp")
+            return web.json_response({"error": "invalid request"}, status=401)
+        bolt_response = await bot.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        ok = await ping(bot.engine)
+        return web.json_response({"ok": ok}, status=200 if ok else 503)
+
+    application = web.Application(client_max_size=MAX_BODY_BYTES)
+    application.router.add_post("/slack/events", slack_events)
+    application.router.add_get("/healthz", healthz)
+    return application
+
+
+async def run(settings: Settings, socket_mode: bool, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or `stop` is set)."""
+    bot = await bootstrap(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    runner: web.AppRunner | None = None
+    handler = None
+    try:
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            app_client = web_client(settings, bot.http, settings.slack_app_token)
+            handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token, web_client=app_client)
+            await handler.connect_async()
+            log.info("connected over Socket Mode")
+        runner = web.AppRunner(http_app(bot), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "0.0.0.0", settings.port)  # noqa: S104 - Slack must reach it
+        await site.start()
+        log.info("listening on port %d (POST /slack/events, GET /healthz)", settings.port)
+        print(f"interview-bot: serving on port {settings.port}", flush=True)
+        await stop.wait()
+    finally:
+        if handler is not None:
+            await handler.close_async()
+        if runner is not None:
+            await runner.cleanup()
+        await bot.close()
+
+
+def serve(settings: Settings, socket_mode: bool = False) -> int:
+    """Entry point of `interview-bot serve`: check settings, then run."""
+    if not settings.slack_bot_token:
+        raise SettingsError("SLACK_BOT_TOKEN is not set: create the app from the manifest (see README)")
+    if socket_mode and not settings.slack_app_token:
+        raise SettingsError("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
+    if not socket_mode and not settings.slack_signing_secret:
+        raise SettingsError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it")
+    configure_logging()
+    asyncio.run(run(settings, socket_mode))
+    return 0
