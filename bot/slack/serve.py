@@ -128,7 +128,11 @@ def http_app(bot: Bot) -> web.Application:
             return web.json_response({"error": "request too large"}, status=413)
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        if not timestamp or not signature or not verifier.is_valid(body, timestamp, signature):
+        try:
+            valid = bool(timestamp and signature) and verifier.is_valid(body, timestamp, signature)
+        except ValueError:  # a timestamp that is not a number
+            valid = False
+        if not valid:
             log.info("rejected a request with a missing or invalid signature or a stale timestamp")
             return web.json_response({"error": "invalid request"}, status=401)
         bolt_response = await bot.app.async_dispatch(await to_bolt_request(request))

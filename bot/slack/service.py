@@ -45,8 +45,8 @@ from problems.loader import UnknownProblem, find_problem
 
 log = logging.getLogger("interview_bot.slack")
 
-# A warning whose moment passed more than this many seconds ago (the bot was down) is not posted.
-LATE_TOLERANCE = 2.0
+# A warning more than this many seconds late (the bot was down) is dropped: never late by over a second.
+LATE_TOLERANCE = 1.0
 SAVE_ATTEMPTS = 8
 
 
