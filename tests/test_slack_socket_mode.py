@@ -26,12 +26,21 @@ async def test_an_interview_over_socket_mode_runs_in_its_thread_to_the_recap(tmp
             assert opened and opened[0].headers.get("Authorization") == f"Bearer {slack.app_token}"
 
             thread = slack_ts()
-            mention = sp.event_callback(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+            mention = sp.event_callback(
+                sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread)
+            )
             envelope = await slack.send_socket_envelope("events_api", mention)
             await slack.wait_for_ack(envelope)
             await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
 
-            for text in ("do we need custom aliases? users shorten urls", "next", "next", "next", "next", "next"):
+            for text in (
+                "do we need custom aliases? users shorten urls",
+                "next",
+                "next",
+                "next",
+                "next",
+                "next",
+            ):
                 event = sp.event_callback(sp.message_event("C1", "U1", text, slack_ts(), thread_ts=thread))
                 await slack.wait_for_ack(await slack.send_socket_envelope("events_api", event))
             await slack.wait_for("files.completeUploadExternal", timeout=20)
@@ -45,4 +54,6 @@ async def test_an_interview_over_socket_mode_runs_in_its_thread_to_the_recap(tmp
         texts = running.thread_texts(thread)
         assert any(t.startswith("Recap:") for t in texts)
         assert running.rows("SELECT status FROM interviews") == [("ended",)]
-        assert [r[0] for r in running.rows("SELECT phase FROM turns WHERE role='candidate'")] == ["requirements"]
+        assert [r[0] for r in running.rows("SELECT phase FROM turns WHERE role='candidate'")] == [
+            "requirements"
+        ]
