@@ -73,8 +73,10 @@ class Bot:
     app: AsyncApp
 
     async def close(self) -> None:
-        """Stop timers, close the HTTP session and the database."""
+        """Stop timers, let work in flight finish, then close the HTTP session and the database."""
         self.scheduler.shutdown(wait=False)
+        if not await self.service.drain():
+            log.warning("closing with work still in flight")
         await self.http.close()
         await self.engine.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -76,6 +77,23 @@ def parse_start(text: str) -> StartRequest:
     return StartRequest(" ".join(rest) or None, level, minutes)
 
 
+def _tracked(method):
+    """Count a call as work in flight, so shutdown can wait for it before closing the database."""
+
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
+
+    return wrapper
+
+
 class InterviewService:
     """Runs interviews in Slack threads; the database is the source of truth, timers derive from it."""
 
@@ -97,9 +115,21 @@ class InterviewService:
         self.clock = clock
         self.bot_user_id = ""
         self._locks: dict[str, asyncio.Lock] = {}
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Wait for work in flight (a listener or a timer mid-write) to finish; False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
 
     # ------------------------------------------------------------ events already seen
 
+    @_tracked
     async def claim_event(self, event_id: str) -> bool:
         """Record a Slack event id; False if it was handled before (a retry)."""
         try:
@@ -111,6 +141,7 @@ class InterviewService:
 
     # ------------------------------------------------------------ starting
 
+    @_tracked
     async def start(
         self,
         channel: str,
@@ -194,6 +225,7 @@ class InterviewService:
 
     # ------------------------------------------------------------ messages and buttons
 
+    @_tracked
     async def on_message(self, channel: str, thread_ts: str, user: str, text: str, ts: str) -> None:
         """A message in a thread: the candidate's answers and controls count; others are ignored."""
         row = await self._open_in_thread(channel, thread_ts)
@@ -208,6 +240,7 @@ class InterviewService:
 
         await self._apply(row.id, make)
 
+    @_tracked
     async def on_edit(self, channel: str, thread_ts: str, user: str, text: str, ts: str) -> None:
         """An edited message: the new text replaces the candidate's answer."""
         row = await self._open_in_thread(channel, thread_ts)
@@ -215,6 +248,7 @@ class InterviewService:
             return
         await self._apply(row.id, lambda iv, row, now: Edit(now, ts, text))
 
+    @_tracked
     async def on_button(self, interview_id: str, user: str, action_id: str) -> str | None:
         """A control button; returns a refusal for anyone but the candidate."""
         loaded = await self.repository.load(interview_id)
@@ -231,6 +265,7 @@ class InterviewService:
 
     # ------------------------------------------------------------ timers
 
+    @_tracked
     async def fire(self, interview_id: str, timer_id: str) -> None:
         """A scheduled timer came due: claim it in the database, then step the engine."""
         await self._apply(interview_id, lambda iv, row, now: TimerFired(now, timer_id), claim=timer_id)
@@ -251,6 +286,7 @@ class InterviewService:
         if self.scheduler.get_job(job_id):
             self.scheduler.remove_job(job_id)
 
+    @_tracked
     async def rearm(self) -> dict[str, int]:
         """On start-up: arm every pending timer of every open interview at its true remaining time.
 
