@@ -73,15 +73,17 @@ class RunningBot:
         ]
 
 
-async def start_bot(slack: SlackStandIn, tmp_path: Path, pace: float = 600.0) -> RunningBot:
-    """Bootstrap the bot as `serve` does and serve it on an ephemeral port."""
+async def start_bot(
+    slack: SlackStandIn, tmp_path: Path, pace: float = 600.0, database_url: str | None = None
+) -> RunningBot:
+    """Bootstrap the bot as `serve` does and serve it on an ephemeral port (SQLite unless told)."""
     db = tmp_path / "bot.db"
     settings = Settings(
         slack_bot_token=slack.bot_token,
         slack_signing_secret=SECRET,
         slack_app_token=slack.app_token,
         slack_api_url=slack.api_url,
-        database_url=f"sqlite+aiosqlite:///{db}",
+        database_url=database_url or f"sqlite+aiosqlite:///{db}",
         port=0,
         pace=pace,
     )

@@ -1,0 +1,79 @@
+"""The same storage and the same at-most-once guarantees on a real PostgreSQL server (asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from bot.db import open_database
+from bot.repository import InterviewRepository, Placement, StaleInterview
+from flows.engine import new_interview, step
+from flows.events import Answer, Start
+from tests import slack_payloads as sp
+from tests.postgres_server import PostgresServer
+from tests.slack_harness import eventually, slack_ts, start_bot, stop_bot
+from tests.slack_standin import SlackStandIn
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    server = PostgresServer().start()
+    yield server.url
+    server.stop()
+
+
+async def _fresh(url: str):
+    engine, sessions = await open_database(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("TRUNCATE interviews, processed_events CASCADE"))
+    return engine, sessions
+
+
+async def test_migrations_and_the_repository_work_on_postgresql(pg_url, tiny):
+    engine, sessions = await _fresh(pg_url)
+    try:
+        repo = InterviewRepository(sessions, bank={"paste-bin": tiny})
+        iv, _ = step(new_interview("pg-1", tiny), Start(0))
+        await repo.add(iv, Placement("slack", "C1", "1.0", "U1"))
+        a, _ = step(iv, Answer(5, "users create paste", message_id="1"))
+        assert await repo.save(a, expected_version=0) == 1
+        b, _ = step(iv, Answer(5, "lost update", message_id="2"))
+        with pytest.raises(StaleInterview):
+            await repo.save(b, expected_version=0)
+        loaded, row = await repo.load("pg-1")
+        assert loaded == a and row.version == 1
+        async with engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        assert version == "0002"
+    finally:
+        await engine.dispose()
+
+
+async def test_two_bot_processes_on_one_postgresql_handle_an_event_and_a_warning_once(pg_url, tmp_path):
+    engine, _ = await _fresh(pg_url)
+    await engine.dispose()
+    async with SlackStandIn() as slack:
+        first = await start_bot(slack, tmp_path / "a", pace=600, database_url=pg_url)
+        second = await start_bot(slack, tmp_path / "b", pace=600, database_url=pg_url)
+        try:
+            thread = slack_ts()
+            event = sp.event_callback(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+            body = sp.json_body(event)
+            results = await asyncio.gather(
+                first.post(body, "application/json"), second.post(body, "application/json")
+            )
+            assert [status for status, _ in results] == [200, 200]
+            await eventually(lambda: any("*Requirements*" in t for t in first.thread_texts(thread)))
+            await second.bot.service.rearm()
+            await eventually(
+                lambda: "1 minute left for Requirements." in first.thread_texts(thread), timeout=5
+            )
+            await asyncio.sleep(0.5)
+            texts = first.thread_texts(thread)
+            assert sum("URL Shortener" in t and "level" in t for t in texts) == 1
+            assert texts.count("1 minute left for Requirements.") == 1
+        finally:
+            await stop_bot(second)
+            await stop_bot(first)
