@@ -28,6 +28,9 @@ class InterviewRow(Base):
     channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
     thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     user_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    mode: Mapped[str] = mapped_column(String(16), default="solo")
+    interviewer_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    creator_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     pace: Mapped[float] = mapped_column(Float, default=1.0)
     clock_origin: Mapped[float] = mapped_column(Float, default=0.0)
     state: Mapped[str] = mapped_column(Text)
@@ -92,3 +95,20 @@ class ProcessedEventRow(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[float] = mapped_column(Float)
+
+
+class ScorecardRow(Base):
+    """The interviewer's scorecard of a pair interview, and the candidate's self-rating."""
+
+    __tablename__ = "scorecards"
+
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    interviewer_id: Mapped[str] = mapped_column(String(32))
+    data: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    self_rating: Mapped[str | None] = mapped_column(Text, nullable=True)
+    posted_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    posted_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)

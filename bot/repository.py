@@ -30,6 +30,8 @@ class Placement:
     user_id: str | None = None
     pace: float = 1.0
     clock_origin: float = 0.0
+    interviewer_id: str | None = None
+    creator_id: str | None = None
 
 
 def _now() -> datetime:
@@ -58,6 +60,9 @@ class InterviewRepository:
                     channel=placement.channel,
                     thread_ts=placement.thread_ts,
                     user_id=placement.user_id,
+                    mode=interview.mode,
+                    interviewer_id=placement.interviewer_id,
+                    creator_id=placement.creator_id,
                     pace=placement.pace,
                     clock_origin=placement.clock_origin,
                     state=json.dumps(to_snapshot(interview)),

@@ -14,6 +14,7 @@ from flows.events import (
     Event,
     Finish,
     Idle,
+    Nudge,
     Say,
     ScheduleTimer,
     Start,
@@ -24,7 +25,9 @@ from flows.problem import Problem
 
 # A timer may come due this many interview seconds early (scheduler jitter) and still count.
 TIMER_TOLERANCE = 1.0
-TIMER_KINDS = ("warning", "time_up", "overrun")
+TIMER_KINDS = ("checkpoint", "warning", "time_up", "overrun")
+# In a pair interview the bot only keeps time: the human asks the questions and moves the phases.
+PAIR = "pair"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Interview:
     end_reason: str = ""
     suggestions: tuple[tuple[str, str], ...] = ()  # (phase or pitfall, problem title)
     team: bool = False
+    mode: str = "solo"  # solo, pair
 
     @property
     def phase(self) -> str:
@@ -109,10 +113,13 @@ def new_interview(
     minutes: float | None = None,
     suggestions: dict[str, str] | None = None,
     team: bool = False,
+    mode: str = "solo",
 ) -> Interview:
     """A fresh interview, not yet started."""
     if level not in fw.LEVELS:
         raise ValueError(f"level must be one of {', '.join(fw.LEVELS)}")
+    if mode not in ("solo", PAIR):
+        raise ValueError("mode must be solo or pair")
     return Interview(
         id=interview_id,
         problem=problem,
@@ -120,6 +127,7 @@ def new_interview(
         scale=fw.scale_for_minutes(minutes, problem.data_flow),
         suggestions=tuple(sorted((suggestions or {}).items())),
         team=team,
+        mode=mode,
     )
 
 
@@ -174,6 +182,10 @@ def _open_phase(iv: Interview, at: float) -> tuple[Interview, list[Effect]]:
     guide = iv.problem.guide(phase)
     iv = replace(iv, phases=iv.phases + (PhaseRecord(phase, at),), covered=())
     minutes = _fmt_minutes(iv.budget(phase))
+    if iv.mode == PAIR:
+        message = f"*{spec.name}* ({minutes}) has started."
+        iv = _say(iv, at, message, "phase")
+        return iv, [Say(message, "phase", phase), *_schedule_phase_timers(iv, at)]
     if phase == "deep_dives":
         text, asked = _deep_dive_opening(iv)
         iv = replace(iv, asked=iv.asked + asked)
@@ -204,11 +216,14 @@ def _warning_lead(iv: Interview) -> float:
 
 def _phase_timer_offsets(iv: Interview) -> dict[str, float]:
     budget = iv.budget()
-    return {
+    offsets = {
         "warning": budget - _warning_lead(iv),
         "time_up": budget,
         "overrun": budget * fw.AUTO_ADVANCE_FACTOR,
     }
+    if iv.mode == PAIR:
+        offsets["checkpoint"] = budget / 2
+    return offsets
 
 
 def _schedule_phase_timers(iv: Interview, at: float) -> list[Effect]:
@@ -274,12 +289,18 @@ def _answer(iv: Interview, ev: Answer) -> tuple[Interview, list[Effect]]:
         text = text[: fw.MAX_MESSAGE_CHARS]
         notice = f"That message was long; I kept its first {fw.MAX_MESSAGE_CHARS:,} characters."
         effects.append(Say(notice, "notice", iv.phase))
-    turn = Turn(ev.at, iv.phase, "candidate", text, ev.message_id, ev.user)
+    role = ev.role if iv.mode == PAIR and ev.role == "interviewer" else "candidate"
+    turn = Turn(ev.at, iv.phase, role, text, ev.message_id, ev.user)
     iv = replace(iv, turns=_in_order(iv.turns, turn), last_activity=max(iv.last_activity, ev.at))
     if iv.status == "paused":
-        effects.append(Say("The clock is paused; say `resume` to carry on.", "info", iv.phase))
+        if iv.mode != PAIR:
+            effects.append(Say("The clock is paused; say `resume` to carry on.", "info", iv.phase))
         return iv, effects
     effects.append(ScheduleTimer("idle", ev.at + iv.idle_limit))
+    if iv.mode == PAIR:  # the human asks the questions; the bot only tracks what came up
+        if role == "candidate":
+            iv = replace(iv, covered=_phase_coverage(iv))
+        return iv, effects
     matcher = matcher_for(iv.problem)
     analysed = matcher.analyse([text])
     found = matcher.evidence(analysed, iv.phase)
@@ -448,6 +469,8 @@ def _timer(iv: Interview, ev: TimerFired) -> tuple[Interview, list[Effect]]:
         return iv, [ScheduleTimer(ev.timer_id, ev.at + offset - elapsed)]
     iv = replace(iv, fired=iv.fired + (ev.timer_id,))
     at = ev.at
+    if iv.mode == PAIR:
+        return _pair_timer(iv, at, phase, kind)
     if kind == "overrun":
         following = _following_name(iv)
         text = f"We're well past the time for {iv.phase_name}; " + (
@@ -467,6 +490,32 @@ def _timer(iv: Interview, ev: TimerFired) -> tuple[Interview, list[Effect]]:
         )
     iv = _say(iv, at, text, "warning")
     return iv, [Say(text, "warning", phase)]
+
+
+def _pair_timer(iv: Interview, at: float, phase: str, kind: str) -> tuple[Interview, list[Effect]]:
+    """Pair interviews: time warnings in the thread for both; nudges to the interviewer alone."""
+    missing = [
+        c
+        for c in sorted(iv.problem.guide(phase).concepts, key=lambda c: -c.weight)
+        if c.weight == 3 and c.id not in iv.covered
+    ]
+    gap = ""
+    if missing:
+        gap = f" Not yet discussed: {missing[0].name.lower()}. You could ask: \u201c{missing[0].follow_up}\u201d"
+    if kind == "checkpoint":
+        if not missing:
+            return iv, []
+        return iv, [Nudge(f"Halfway through {iv.phase_name}.{gap}", phase)]
+    if kind == "overrun":
+        return iv, [Nudge(f"{iv.phase_name} is well past its time: consider pressing *Next phase*.", phase)]
+    if kind == "warning":
+        text = f"{_fmt_minutes(_warning_lead(iv))} left for {iv.phase_name}."
+        nudge = f"{iv.phase_name} is running long: about a minute left.{gap}"
+    else:
+        text = f"Time's up for {iv.phase_name}."
+        nudge = f"{iv.phase_name} has used its time: press *Next phase* when you are ready."
+    iv = _say(iv, at, text, "warning")
+    return iv, [Say(text, "warning", phase), Nudge(nudge, phase)]
 
 
 def _following_name(iv: Interview) -> str:

@@ -16,12 +16,13 @@ class Start:
 
 @dataclass(frozen=True)
 class Answer:
-    """A message from the candidate (or, in a team interview, any participant)."""
+    """A message in the interview: the candidate's answer, or in a pair interview the interviewer's."""
 
     at: float
     text: str
     message_id: str = ""
     user: str = ""
+    role: str = "candidate"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,14 @@ class Say:
 
 
 @dataclass(frozen=True)
+class Nudge:
+    """A private hint to the human interviewer of a pair interview (never shown to the candidate)."""
+
+    text: str
+    phase: str = ""
+
+
+@dataclass(frozen=True)
 class ScheduleTimer:
     """Arrange for TimerFired(timer_id) at `due_at` (replaces a timer of the same id)."""
 
@@ -94,4 +103,4 @@ class Finish:
     recap: dict = field(default_factory=dict)
 
 
-Effect = Say | ScheduleTimer | CancelTimer | Finish
+Effect = Say | Nudge | ScheduleTimer | CancelTimer | Finish

@@ -74,7 +74,11 @@ class RunningBot:
 
 
 async def start_bot(
-    slack: SlackStandIn, tmp_path: Path, pace: float = 600.0, database_url: str | None = None
+    slack: SlackStandIn,
+    tmp_path: Path,
+    pace: float = 600.0,
+    database_url: str | None = None,
+    clock=time.time,
 ) -> RunningBot:
     """Bootstrap the bot as `serve` does and serve it on an ephemeral port (SQLite unless told)."""
     db = tmp_path / "bot.db"
@@ -87,7 +91,7 @@ async def start_bot(
         port=0,
         pace=pace,
     )
-    bot = await bootstrap(settings)
+    bot = await bootstrap(settings, clock=clock)
     runner = web.AppRunner(http_app(bot), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
 from bot.slack import blocks as bk
+from bot.slack import pair as pair_mod
 from bot.slack.service import InterviewService, parse_start
 
 log = logging.getLogger("interview_bot.slack")
@@ -47,7 +48,18 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
         if sub == "problems":
             await ack(text=bk.problems_text(service.bank))
             return
-        if sub in ("pair", "daily", "history", "stats"):
+        if sub == "pair":
+            await ack()
+
+            async def tell_pair(text: str) -> None:
+                await respond(text=text, response_type="ephemeral", replace_original=False)
+
+            if service.pair is None:
+                await tell_pair("Pair interviews are not enabled.")
+                return
+            await service.pair.start(command["channel_id"], command["user_id"], rest, tell_pair)
+            return
+        if sub in ("daily", "history", "stats"):
             await ack(text=f"`/interview {sub}` is not available yet. Try `/interview start`.")
             return
         if sub != "start":
@@ -100,20 +112,68 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
             return  # a mention that starts an interview is handled by app_mention
         await service.on_message(event["channel"], thread_ts, user, event.get("text", ""), event["ts"])
 
-    @app.action(re.compile(r"^interview_(next|hint|end)$"))
+    async def refuse(client, body: dict, text: str) -> None:
+        channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
+        message = body.get("message", {})
+        await client.chat_postEphemeral(
+            channel=channel,
+            user=body["user"]["id"],
+            text=text,
+            thread_ts=message.get("thread_ts") or message.get("ts"),
+        )
+
+    @app.action(re.compile(r"^interview_(next|hint|end|pause|resume)$"))
     async def control_button(ack, body, action, client) -> None:
         await ack()
         user = body["user"]["id"]
         refusal = await service.on_button(action["value"], user, action["action_id"])
         if refusal:
-            channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
-            message = body.get("message", {})
-            await client.chat_postEphemeral(
-                channel=channel,
-                user=user,
-                text=refusal,
-                thread_ts=message.get("thread_ts") or message.get("ts"),
-            )
+            await refuse(client, body, refusal)
+        elif action["action_id"] == bk.ACTION_END and service.pair is not None:
+            # the interviewer ended a pair interview: the scorecard opens at once
+            refusal = await service.pair.open_scorecard(action["value"], user, body["trigger_id"])
+            if refusal and "interviewer" in refusal:
+                await refuse(client, body, refusal)
+
+    @app.action(pair_mod.ACTION_CANCEL)
+    async def cancel_pair(ack, body, action, client) -> None:
+        await ack()
+        refusal = await service.pair.cancel(action["value"], body["user"]["id"])
+        if refusal:
+            await refuse(client, body, refusal)
+
+    @app.action(pair_mod.ACTION_SCORECARD)
+    async def open_scorecard(ack, body, action, client) -> None:
+        await ack()
+        refusal = await service.pair.open_scorecard(action["value"], body["user"]["id"], body["trigger_id"])
+        if refusal:
+            await refuse(client, body, refusal)
+
+    @app.action(pair_mod.ACTION_SELF_RATING)
+    async def open_self_rating(ack, body, action, client) -> None:
+        await ack()
+        refusal = await service.pair.open_self_rating(action["value"], body["user"]["id"], body["trigger_id"])
+        if refusal:
+            await refuse(client, body, refusal)
+
+    @app.view("pair_scorecard")
+    async def scorecard_submitted(ack, body, view) -> None:
+        user = body["user"]["id"]
+        scorecard, errors = await service.pair.check_scorecard(user, view)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        await service.pair.save_scorecard(user, view, scorecard)
+
+    @app.view("pair_self_rating")
+    async def self_rating_submitted(ack, body, view) -> None:
+        rating, errors = await service.pair.check_self_rating(body["user"]["id"], view)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        await service.pair.save_self_rating(view, rating)
 
     @app.error
     async def on_error(error, body) -> None:

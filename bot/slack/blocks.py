@@ -12,7 +12,15 @@ MAX_HEADER_CHARS = 150
 ACTION_NEXT = "interview_next"
 ACTION_HINT = "interview_hint"
 ACTION_END = "interview_end"
-CONTROL_ACTIONS = {ACTION_NEXT: "next", ACTION_HINT: "hint", ACTION_END: "end"}
+ACTION_PAUSE = "interview_pause"
+ACTION_RESUME = "interview_resume"
+CONTROL_ACTIONS = {
+    ACTION_NEXT: "next",
+    ACTION_HINT: "hint",
+    ACTION_END: "end",
+    ACTION_PAUSE: "pause",
+    ACTION_RESUME: "resume",
+}
 
 
 def _section(text: str) -> dict:
@@ -21,13 +29,20 @@ def _section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def controls(interview_id: str) -> dict:
-    """The buttons for next, hint and end."""
+def controls(interview_id: str, mode: str = "solo") -> dict:
+    """The buttons: next, hint and end; in a pair interview (the interviewer's) next, pause, resume, end."""
     buttons = [
         ("Next phase", ACTION_NEXT, "primary"),
         ("Hint", ACTION_HINT, None),
         ("End", ACTION_END, "danger"),
     ]
+    if mode == "pair":
+        buttons = [
+            ("Next phase", ACTION_NEXT, "primary"),
+            ("Pause", ACTION_PAUSE, None),
+            ("Resume", ACTION_RESUME, None),
+            ("End", ACTION_END, "danger"),
+        ]
     elements = []
     for label, action_id, style in buttons:
         button = {
@@ -42,11 +57,11 @@ def controls(interview_id: str) -> dict:
     return {"type": "actions", "block_id": "controls", "elements": elements}
 
 
-def bot_message(text: str, kind: str, interview_id: str) -> list[dict]:
+def bot_message(text: str, kind: str, interview_id: str, mode: str = "solo") -> list[dict]:
     """Blocks of one bot message; phase openings carry the controls."""
     blocks = [_section(text)]
-    if kind in ("phase", "intro"):
-        blocks.append(controls(interview_id))
+    if kind == "phase" or (kind == "intro" and mode != "pair"):
+        blocks.append(controls(interview_id, mode))
     return blocks
 
 
@@ -124,6 +139,8 @@ HELP_TEXT = (
     "*Mock system-design interviews*\n"
     "• `/interview start [problem] [junior|senior|staff] [minutes]`: start one in a thread here\n"
     "• `@interview-bot start [problem]`: start one in this thread\n"
+    "• `/interview pair @interviewer @candidate [problem] [level] [minutes]`: a pair interview; the "
+    "interviewer gets a private guide and a scorecard\n"
     "• `/interview problems`: the problem bank\n"
     "In the thread, answer in messages; the words `next`, `hint`, `time`, `pause`, `resume` and `end` "
     "are controls. I keep time, ask follow-ups, and finish with a scored recap."

@@ -8,6 +8,8 @@ import logging
 import re
 import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db import open_database, ping
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
+from bot.slack.pair import PairService
 from bot.slack.service import InterviewService
 from problems import load_bank
 
@@ -95,13 +98,14 @@ def web_client(settings: Settings, session: aiohttp.ClientSession, token: str) -
     )
 
 
-async def bootstrap(settings: Settings) -> Bot:
-    """Open the database, build the client, scheduler, service and app, and re-arm open timers."""
+async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) -> Bot:
+    """Open the database, build the client, scheduler, services and app, and re-arm open timers."""
     engine, sessions = await open_database(settings.database_url)
     http = aiohttp.ClientSession()
     client = web_client(settings, http, settings.slack_bot_token)
     scheduler = AsyncIOScheduler()
-    service = InterviewService(client, sessions, load_bank(), scheduler, pace=settings.pace)
+    service = InterviewService(client, sessions, load_bank(), scheduler, pace=settings.pace, clock=clock)
+    PairService(service)
     app = build_app(settings, client, service)
     try:
         auth = await client.auth_test()

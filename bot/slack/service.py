@@ -34,6 +34,7 @@ from flows.events import (
     Effect,
     Event,
     Finish,
+    Nudge,
     Say,
     ScheduleTimer,
     Start,
@@ -115,6 +116,7 @@ class InterviewService:
         self.clock = clock
         self.bot_user_id = ""
         self._locks: dict[str, asyncio.Lock] = {}
+        self.pair = None  # the PairService, when pair interviews are enabled
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -229,14 +231,17 @@ class InterviewService:
     async def on_message(self, channel: str, thread_ts: str, user: str, text: str, ts: str) -> None:
         """A message in a thread: the candidate's answers and controls count; others are ignored."""
         row = await self._open_in_thread(channel, thread_ts)
-        if row is None or row.status == "ended" or user != row.user_id:
+        if row is None or row.status == "ended" or user not in (row.user_id, row.interviewer_id):
             return
         word = parse_control(text)
+        role = "interviewer" if row.mode == "pair" and user == row.interviewer_id else "candidate"
+        if word and word != "time" and row.mode == "pair" and role == "candidate":
+            return  # phase control belongs to the interviewer
 
         def make(iv: Interview, row: InterviewRow, now: float) -> Event:
             if word:
                 return Control(now, word, user)
-            return Answer(self._at(row, float(ts)), text, message_id=ts, user=user)
+            return Answer(self._at(row, float(ts)), text, message_id=ts, user=user, role=role)
 
         await self._apply(row.id, make)
 
@@ -244,7 +249,7 @@ class InterviewService:
     async def on_edit(self, channel: str, thread_ts: str, user: str, text: str, ts: str) -> None:
         """An edited message: the new text replaces the candidate's answer."""
         row = await self._open_in_thread(channel, thread_ts)
-        if row is None or row.status == "ended" or user != row.user_id:
+        if row is None or row.status == "ended" or user not in (row.user_id, row.interviewer_id):
             return
         await self._apply(row.id, lambda iv, row, now: Edit(now, ts, text))
 
@@ -255,7 +260,9 @@ class InterviewService:
         if loaded is None:
             return "That interview no longer exists."
         _, row = loaded
-        if user != row.user_id:
+        if row.mode == "pair" and user != row.interviewer_id:
+            return "Only the interviewer can do that."
+        if row.mode != "pair" and user != row.user_id:
             return "Only the candidate can do that."
         if row.status == "ended":
             return "This interview has ended."
@@ -268,6 +275,10 @@ class InterviewService:
     @_tracked
     async def fire(self, interview_id: str, timer_id: str) -> None:
         """A scheduled timer came due: claim it in the database, then step the engine."""
+        if timer_id.startswith("scorecard:"):
+            if self.pair is not None:
+                await self.pair.fallback(interview_id)
+            return
         await self._apply(interview_id, lambda iv, row, now: TimerFired(now, timer_id), claim=timer_id)
 
     def _arm(self, interview_id: str, timer_id: str, due_wall: float) -> None:
@@ -300,13 +311,16 @@ class InterviewService:
                 await session.execute(
                     select(TimerRow)
                     .join(InterviewRow, InterviewRow.id == TimerRow.interview_id)
-                    .where(TimerRow.state == "pending", InterviewRow.status != "ended")
+                    .where(
+                        TimerRow.state == "pending",
+                        (InterviewRow.status != "ended") | TimerRow.timer_id.like("scorecard:%"),
+                    )
                 )
             ).scalars()
             for t in rows:
                 late = now - t.due_at
                 kind = t.timer_id.rpartition(":")[2]
-                if late > LATE_TOLERANCE and kind in ("warning", "time_up"):
+                if late > LATE_TOLERANCE and kind in ("warning", "time_up", "checkpoint"):
                     t.state, t.updated_at = "missed", now
                     counts["missed"] += 1
                 elif late > 0:
@@ -426,14 +440,24 @@ class InterviewService:
                         channel=row.channel,
                         thread_ts=row.thread_ts,
                         text=effect.text,
-                        blocks=bk.bot_message(effect.text, effect.kind, row.id),
+                        blocks=bk.bot_message(effect.text, effect.kind, row.id, row.mode),
+                    )
+                elif isinstance(effect, Nudge):
+                    await self.client.chat_postEphemeral(
+                        channel=row.channel,
+                        user=row.interviewer_id,
+                        thread_ts=row.thread_ts,
+                        text=effect.text,
                     )
                 elif isinstance(effect, ScheduleTimer):
                     self._arm(row.id, effect.timer_id, self._wall(row, effect.due_at))
                 elif isinstance(effect, CancelTimer):
                     self._disarm(row.id, effect.timer_id)
                 elif isinstance(effect, Finish):
-                    await self._post_recap(row, effect.recap)
+                    if row.mode == "pair" and self.pair is not None:
+                        await self.pair.finished(row, effect.recap)
+                    else:
+                        await self._post_recap(row, effect.recap)
             except SlackApiError as exc:
                 log.warning(
                     "Slack refused %s for interview %s: %s",

@@ -1,0 +1,429 @@
+"""Pair interviews: the interviewer's private guide, their controls and nudges, the scorecard and the merged recap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select, update
+
+from bot.models import InterviewRow, RecapRow, ScorecardRow, TimerRow
+from bot.repository import Placement
+from bot.slack import blocks as bk
+from bot.slack import pair_views as pv
+from bot.slack.service import InterviewService, StartRequest, parse_start
+from flows.engine import new_interview
+from flows.events import Start
+from flows.scoring import practice_suggestions
+from problems.loader import UnknownProblem
+
+log = logging.getLogger("interview_bot.slack.pair")
+
+EDIT_WINDOW_SECONDS = 3600
+FALLBACK_SECONDS = 24 * 3600
+FALLBACK_TIMER = "scorecard:fallback"
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+ACTION_CANCEL = "pair_cancel"
+ACTION_SCORECARD = "pair_scorecard_open"
+ACTION_SELF_RATING = "pair_self_rating_open"
+PAIR_USAGE = "Usage: `/interview pair @interviewer @candidate [problem] [junior|senior|staff] [minutes]`"
+
+
+def parse_pair(text: str) -> tuple[list[str], StartRequest]:
+    """The mentioned users (in order) and the rest of the start request."""
+    users = _USER.findall(text)
+    return users, parse_start(_USER.sub(" ", text))
+
+
+class PairService:
+    """The pair-interview side of the bot, on top of the interview service's write path."""
+
+    def __init__(self, interviews: InterviewService) -> None:
+        self.iv = interviews
+        self.client = interviews.client
+        self.sessions = interviews.sessions
+        interviews.pair = self
+
+    # ------------------------------------------------------------ starting and cancelling
+
+    async def start(
+        self, channel: str, creator: str, text: str, tell: Callable[[str], Awaitable[None]]
+    ) -> str | None:
+        """`/interview pair @interviewer @candidate [problem] [level] [minutes]`."""
+        users, request = parse_pair(text)
+        if len(users) < 2:
+            await tell(f"Mention both people. {PAIR_USAGE}")
+            return None
+        interviewer, candidate = users[0], users[1]
+        if interviewer == candidate:
+            await tell("The interviewer and the candidate must be two different people.")
+            return None
+        for who in (interviewer, candidate):
+            problem = await self._member_problem(who)
+            if problem:
+                await tell(problem)
+                return None
+        try:
+            problem = self.iv._pick_problem(request.problem, await self.iv._done_by(candidate))
+        except UnknownProblem as exc:
+            hint = f" Closest: {', '.join(exc.suggestions)}." if exc.suggestions else ""
+            await tell(f"I don't know the problem '{exc.name}'.{hint} See `/interview problems`.")
+            return None
+        if request.minutes is not None and not 5 <= request.minutes <= 180:
+            await tell("Minutes must be between 5 and 180.")
+            return None
+        interview_id = uuid.uuid4().hex
+        text = (
+            f"*Pair interview*: <@{interviewer}> interviews <@{candidate}> on *{problem.title}* "
+            f"({request.level}). The interview runs in this thread; <@{interviewer}> has the guide in a "
+            "direct message and moves the phases."
+        )
+        cancel = {
+            "type": "actions",
+            "block_id": "pair",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Cancel interview"},
+                    "action_id": ACTION_CANCEL,
+                    "value": interview_id,
+                    "style": "danger",
+                }
+            ],
+        }
+        try:
+            root = await self.client.chat_postMessage(
+                channel=channel, text=text, blocks=[bk._section(text), cancel]
+            )
+        except SlackApiError as exc:
+            await tell(self.iv._explain(exc))
+            return None
+        interview = new_interview(
+            interview_id,
+            problem,
+            request.level,
+            request.minutes,
+            suggestions=practice_suggestions(self.iv.bank.values(), problem),
+            mode="pair",
+        )
+        placement = Placement(
+            "slack",
+            channel,
+            root["ts"],
+            candidate,
+            self.iv.pace,
+            self.iv.clock(),
+            interviewer_id=interviewer,
+            creator_id=creator,
+        )
+        await self.iv.repository.add(interview, placement, minutes=request.minutes)
+        await self._send_guide(interviewer, problem, request.level)
+        await self.iv._apply(interview_id, lambda iv, row, now: Start(now))
+        return interview_id
+
+    async def _member_problem(self, user: str) -> str | None:
+        """Why `user` cannot take part, or None."""
+        try:
+            info = await self.client.users_info(user=user)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("user_not_found", "users_not_found"):
+                return f"<@{user}> is not a member of this workspace."
+            raise
+        person = info.get("user", {})
+        if person.get("is_bot") or person.get("id") == "USLACKBOT":
+            return f"<@{user}> is a bot; a pair interview needs two people."
+        if person.get("deleted"):
+            return f"<@{user}> is no longer a member of this workspace."
+        return None
+
+    async def _send_guide(self, interviewer: str, problem, level: str) -> None:
+        dm = await self.client.conversations_open(users=interviewer)
+        channel = dm["channel"]["id"]
+        for chunk in bk.split_messages(pv.guide_blocks(problem, level)):
+            await self.client.chat_postMessage(
+                channel=channel, text=pv.guide_text(problem, level), blocks=chunk
+            )
+
+    async def cancel(self, interview_id: str, user: str) -> str | None:
+        """Cancel a running pair interview; the interviewer, the candidate or its starter may."""
+        loaded = await self.iv.repository.load(interview_id)
+        if loaded is None:
+            return "That interview no longer exists."
+        interview, row = loaded
+        if user not in (row.interviewer_id, row.user_id, row.creator_id):
+            return "Only the interviewer, the candidate or whoever started it can cancel this interview."
+        if row.status == "ended":
+            return "This interview has already ended."
+        async with self.iv._lock(interview_id), self.sessions.begin() as session:
+            ended = replace(interview, status="ended", end_reason="cancelled")
+            await self.iv.repository.save_in(session, ended, expected_version=row.version)
+            await session.execute(
+                update(TimerRow)
+                .where(TimerRow.interview_id == interview_id, TimerRow.state == "pending")
+                .values(state="cancelled", updated_at=self.iv.clock())
+            )
+        for job in self.iv.scheduler.get_jobs():
+            if job.id.startswith(interview_id + ":"):
+                job.remove()
+        await self.client.chat_postMessage(
+            channel=row.channel, thread_ts=row.thread_ts, text=f"<@{user}> cancelled this pair interview."
+        )
+        return None
+
+    # ------------------------------------------------------------ the end: scorecard
+
+    async def finished(self, row: InterviewRow, recap: dict) -> None:
+        """The interview ended: ask the interviewer for the scorecard; arm the 24-hour fallback."""
+        if row.end_reason == "cancelled":
+            return
+        button = {
+            "type": "actions",
+            "block_id": "scorecard",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Open scorecard"},
+                    "action_id": ACTION_SCORECARD,
+                    "value": row.id,
+                    "style": "primary",
+                }
+            ],
+        }
+        text = (
+            f"The interview is over. <@{row.interviewer_id}>, please fill in the scorecard; "
+            "the recap follows it."
+        )
+        await self.client.chat_postMessage(
+            channel=row.channel, thread_ts=row.thread_ts, text=text, blocks=[bk._section(text), button]
+        )
+        due = self.iv.clock() + FALLBACK_SECONDS
+        async with self.sessions.begin() as session:
+            existing = await session.get(TimerRow, (row.id, FALLBACK_TIMER))
+            if existing is None:
+                session.add(
+                    TimerRow(
+                        interview_id=row.id,
+                        timer_id=FALLBACK_TIMER,
+                        due_at=due,
+                        state="pending",
+                        updated_at=self.iv.clock(),
+                    )
+                )
+        self.iv._arm(row.id, FALLBACK_TIMER, due)
+
+    async def open_scorecard(self, interview_id: str, user: str, trigger_id: str) -> str | None:
+        """Open the scorecard modal for the interviewer (prefilled for an edit within the hour)."""
+        row, card = await self._row_and_card(interview_id)
+        if row is None:
+            return "That interview no longer exists."
+        if user != row.interviewer_id:
+            return "Only the interviewer can fill in the scorecard."
+        if row.status != "ended":
+            return "The scorecard opens when the interview has ended."
+        problem = self.iv.bank[row.problem]
+        if card is None:
+            view = pv.scorecard_view(interview_id, problem)
+        elif self.iv.clock() - card.submitted_at <= EDIT_WINDOW_SECONDS:
+            view = pv.scorecard_view(interview_id, problem, prefill=json.loads(card.data), editing=True)
+        else:
+            return "The scorecard was submitted more than an hour ago and can no longer be edited."
+        await self.client.views_open(trigger_id=trigger_id, view=view)
+        return None
+
+    async def check_scorecard(self, user: str, view: dict) -> tuple[dict | None, dict]:
+        """Validate a scorecard submission: (scorecard, errors for the modal)."""
+        meta = json.loads(view.get("private_metadata") or "{}")
+        row, card = await self._row_and_card(meta.get("interview_id", ""))
+        first_block = "score_requirements"
+        if row is None:
+            return None, {first_block: "This interview no longer exists."}
+        if user != row.interviewer_id:
+            return None, {first_block: "Only the interviewer can submit this scorecard."}
+        if card is not None and not meta.get("editing"):
+            return None, {first_block: "A scorecard was already submitted for this interview."}
+        if card is not None and self.iv.clock() - card.submitted_at > EDIT_WINDOW_SECONDS:
+            return None, {first_block: "The hour for editing this scorecard has passed."}
+        scorecard, errors = pv.parse_scorecard(view["state"]["values"], self.iv.bank[row.problem])
+        return (None, errors) if errors else (scorecard, {})
+
+    async def save_scorecard(self, user: str, view: dict, scorecard: dict) -> None:
+        """Store the scorecard and post (or update) the merged recap where the interviewer chose."""
+        interview_id = json.loads(view["private_metadata"])["interview_id"]
+        row, card = await self._row_and_card(interview_id)
+        now = self.iv.clock()
+        async with self.sessions.begin() as session:
+            stored = await session.get(ScorecardRow, interview_id)
+            if stored is None:
+                session.add(
+                    ScorecardRow(
+                        interview_id=interview_id,
+                        interviewer_id=user,
+                        data=json.dumps(scorecard),
+                        submitted_at=now,
+                        updated_at=now,
+                    )
+                )
+            else:
+                stored.data, stored.updated_at = json.dumps(scorecard), now
+            await session.execute(
+                update(TimerRow)
+                .where(TimerRow.interview_id == interview_id, TimerRow.timer_id == FALLBACK_TIMER)
+                .values(state="cancelled", updated_at=now)
+            )
+        self.iv._disarm(interview_id, FALLBACK_TIMER)
+        await self._post_merged(row, card)
+
+    async def _post_merged(self, row: InterviewRow, previous: ScorecardRow | None) -> None:
+        card = (await self._row_and_card(row.id))[1]
+        scorecard = json.loads(card.data)
+        recap = await self._auto_recap(row.id)
+        self_rating = json.loads(card.self_rating) if card.self_rating else None
+        blocks = pv.merged_recap_blocks(recap, scorecard, row.interviewer_id, row.user_id, self_rating)
+        blocks.append(self._self_rating_button(row.id))
+        text = f"Recap of the pair interview: <@{row.interviewer_id}> and <@{row.user_id}>"
+        messages = bk.split_messages(blocks)
+        if previous is not None and card.posted_ts and len(messages) == 1:
+            await self.client.chat_update(
+                channel=card.posted_channel, ts=card.posted_ts, text=text, blocks=messages[0]
+            )
+            return
+        if scorecard["destination"] == "candidate":
+            channel, thread_ts = (
+                (await self.client.conversations_open(users=row.user_id))["channel"]["id"],
+                None,
+            )
+        else:
+            channel, thread_ts = row.channel, row.thread_ts
+        first = None
+        for chunk in messages:
+            posted = await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text, blocks=chunk
+            )
+            first = first or posted
+        async with self.sessions.begin() as session:
+            stored = await session.get(ScorecardRow, row.id)
+            stored.posted_channel, stored.posted_ts = first["channel"], first["ts"]
+
+    @staticmethod
+    def _self_rating_button(interview_id: str) -> dict:
+        return {
+            "type": "actions",
+            "block_id": "self_rating",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Add my self-rating"},
+                    "action_id": ACTION_SELF_RATING,
+                    "value": interview_id,
+                }
+            ],
+        }
+
+    # ------------------------------------------------------------ the candidate's self-rating
+
+    async def open_self_rating(self, interview_id: str, user: str, trigger_id: str) -> str | None:
+        """Open the self-rating modal for the candidate."""
+        row, card = await self._row_and_card(interview_id)
+        if row is None or card is None:
+            return "There is no scorecard to compare with yet."
+        if user != row.user_id:
+            return "Only the candidate can add a self-rating."
+        await self.client.views_open(
+            trigger_id=trigger_id, view=pv.self_rating_view(interview_id, self.iv.bank[row.problem])
+        )
+        return None
+
+    async def check_self_rating(self, user: str, view: dict) -> tuple[dict | None, dict]:
+        """Validate a self-rating submission."""
+        meta = json.loads(view.get("private_metadata") or "{}")
+        row, card = await self._row_and_card(meta.get("interview_id", ""))
+        first = "self_requirements"
+        if row is None or card is None:
+            return None, {first: "There is no scorecard to compare with."}
+        if user != row.user_id:
+            return None, {first: "Only the candidate can rate themselves here."}
+        rating, errors = pv.parse_self_rating(view["state"]["values"], self.iv.bank[row.problem])
+        return (None, errors) if errors else (rating, {})
+
+    async def save_self_rating(self, view: dict, rating: dict) -> None:
+        """Store the self-rating and say where it differs from the interviewer's scores."""
+        interview_id = json.loads(view["private_metadata"])["interview_id"]
+        async with self.sessions.begin() as session:
+            card = await session.get(ScorecardRow, interview_id)
+            card.self_rating = json.dumps(rating)
+        row, card = await self._row_and_card(interview_id)
+        diffs = pv.self_differences(json.loads(card.data), rating)
+        if diffs:
+            lines = [f"• {bk_phase(p)}: <@{row.user_id}> rated {s}, the interviewer {i}" for p, s, i in diffs]
+            text = "Self-rating added. Where it differs from the interviewer's:\n" + "\n".join(lines)
+        else:
+            text = "Self-rating added: it matches the interviewer's scores in every phase."
+        await self.client.chat_postMessage(
+            channel=card.posted_channel, thread_ts=self._thread_of(row, card), text=text
+        )
+        await self._post_merged(row, card)
+
+    @staticmethod
+    def _thread_of(row: InterviewRow, card: ScorecardRow) -> str | None:
+        return row.thread_ts if card.posted_channel == row.channel else None
+
+    # ------------------------------------------------------------ 24-hour fallback
+
+    async def fallback(self, interview_id: str) -> None:
+        """No scorecard 24 hours after the end: the candidate gets the automatic recap, marked as such."""
+        async with self.sessions.begin() as session:
+            timer = await session.get(TimerRow, (interview_id, FALLBACK_TIMER))
+            if timer is None or timer.state != "pending":
+                return
+            if timer.due_at > self.iv.clock() + 1.0:  # early: re-arm at the true time
+                self.iv._arm(interview_id, FALLBACK_TIMER, timer.due_at)
+                return
+            claimed = await session.execute(
+                update(TimerRow)
+                .where(
+                    TimerRow.interview_id == interview_id,
+                    TimerRow.timer_id == FALLBACK_TIMER,
+                    TimerRow.state == "pending",
+                )
+                .values(state="fired", updated_at=self.iv.clock())
+            )
+            if claimed.rowcount != 1:
+                return
+        row, card = await self._row_and_card(interview_id)
+        if row is None or card is not None:
+            return
+        recap = await self._auto_recap(interview_id)
+        blocks = pv.merged_recap_blocks(recap, None, row.interviewer_id, row.user_id, automatic_only=True)
+        dm = await self.client.conversations_open(users=row.user_id)
+        for chunk in bk.split_messages(blocks):
+            await self.client.chat_postMessage(
+                channel=dm["channel"]["id"],
+                text="Automatic recap of your pair interview (the interviewer did not send a scorecard)",
+                blocks=chunk,
+            )
+
+    # ------------------------------------------------------------ helpers
+
+    async def _row_and_card(self, interview_id: str) -> tuple[InterviewRow | None, ScorecardRow | None]:
+        async with self.sessions() as session:
+            row = await session.get(InterviewRow, interview_id)
+            card = await session.get(ScorecardRow, interview_id) if row else None
+            return row, card
+
+    async def _auto_recap(self, interview_id: str) -> dict:
+        async with self.sessions() as session:
+            data = await session.scalar(select(RecapRow.data).where(RecapRow.interview_id == interview_id))
+        return json.loads(data)
+
+
+def bk_phase(phase: str) -> str:
+    """A phase's display name."""
+    from flows.framework import PHASE_SPECS
+
+    return PHASE_SPECS[phase].name
