@@ -13,6 +13,8 @@ ALLOWED_SCOPES = {
     "chat:write",
     "commands",
     "files:write",
+    "im:write",
+    "users:read",
 }
 
 
