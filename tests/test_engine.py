@@ -355,3 +355,65 @@ def test_snapshots_round_trip(tiny):
         iv, Answer(10, "users create paste", message_id="a"), Control(11, "hint"), Control(12, "pause")
     )
     assert from_snapshot(to_snapshot(iv), tiny) == iv
+
+
+# ---------------------------------------------------------------- pair interviews
+
+
+def pair_started(problem):
+    iv = new_interview("pair-1", problem, "senior", mode="pair")
+    return step(iv, Start(0.0))
+
+
+def test_a_pair_interview_opens_phases_without_asking_questions(tiny):
+    iv, effects = pair_started(tiny)
+    assert said(effects, "phase") == ["*Requirements* (5 minutes) has started."]
+    assert timers(effects)["requirements:checkpoint"] == 150.0
+
+
+@pytest.mark.parametrize(
+    ("role", "stored_as"),
+    [("candidate", "candidate"), ("interviewer", "interviewer")],
+)
+def test_pair_turns_keep_their_role_and_get_no_follow_up(tiny, role, stored_as):
+    iv, _ = pair_started(tiny)
+    iv, effects = step(iv, Answer(10, "what about scale?", message_id="m", role=role))
+    assert iv.turns[-1].role == stored_as
+    assert said(effects) == []
+
+
+def test_a_solo_interview_ignores_a_claimed_interviewer_role(tiny):
+    iv, _ = started(tiny)
+    iv, _ = step(iv, Answer(10, "users create paste", role="interviewer"))
+    assert [t.role for t in iv.turns if t.role != "bot"] == ["candidate"]
+
+
+PAIR_TIMERS = [
+    ("requirements:checkpoint", 150, [], ["Halfway through Requirements. Not yet discussed: create_paste."]),
+    ("requirements:warning", 240, ["1 minute left for Requirements."], ["Requirements is running long"]),
+    ("requirements:time_up", 300, ["Time's up for Requirements."], ["press *Next phase*"]),
+    ("requirements:overrun", 450, [], ["well past its time"]),
+]
+
+
+@pytest.mark.parametrize(("timer", "at", "in_thread", "nudges"), PAIR_TIMERS)
+def test_pair_timers_warn_both_and_nudge_the_interviewer_alone(tiny, timer, at, in_thread, nudges):
+    from flows.events import Nudge
+
+    iv, _ = pair_started(tiny)
+    iv, effects = step(iv, TimerFired(at, timer))
+    assert said(effects, "warning") == in_thread
+    private = [e.text for e in effects if isinstance(e, Nudge)]
+    assert len(private) == len(nudges)
+    for text, expected in zip(private, nudges, strict=True):
+        assert expected.replace("create_paste", "create paste") in text
+    assert iv.phase == "requirements"  # in a pair interview only the interviewer moves on
+
+
+def test_the_checkpoint_says_nothing_once_the_core_came_up(tiny):
+    from flows.events import Nudge
+
+    iv, _ = pair_started(tiny)
+    iv, _ = step(iv, Answer(10, "users create paste and read paste", message_id="m"))
+    _, effects = step(iv, TimerFired(150, "requirements:checkpoint"))
+    assert not [e for e in effects if isinstance(e, Nudge)]
