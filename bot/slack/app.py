@@ -29,6 +29,13 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
         raise_error_for_unhandled_request=False,
     )
 
+    # `/interview <sub>` handlers added by the feature modules: name -> async (ack, command, respond, rest)
+    subcommands: dict = {}
+    # --- feature modules register here (each adds its own subcommands, actions and events) ---
+    # history: history.register(app, service, subcommands)
+    # team: team.register(app, service, subcommands)
+    # daily: daily.register(app, service, subcommands)
+
     @app.middleware
     async def handle_each_event_once(body: dict, next) -> BoltResponse | None:  # noqa: A002
         """A retried event (same event_id) is handled once; the claim lives in the database."""
@@ -59,8 +66,9 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
                 return
             await service.pair.start(command["channel_id"], command["user_id"], rest, tell_pair)
             return
-        if sub in ("daily", "history", "stats"):
-            await ack(text=f"`/interview {sub}` is not available yet. Try `/interview start`.")
+        handler = subcommands.get(sub)
+        if handler is not None:
+            await handler(ack=ack, command=command, respond=respond, rest=rest)
             return
         if sub != "start":
             await ack(text=f"I don't know `/interview {sub}`. " + bk.HELP_TEXT)
