@@ -112,3 +112,44 @@ class ScorecardRow(Base):
     self_rating: Mapped[str | None] = mapped_column(Text, nullable=True)
     posted_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
     posted_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ScheduleRow(Base):
+    """A channel's daily problem schedule, in the channel's own time zone."""
+
+    __tablename__ = "schedules"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hhmm: Mapped[str] = mapped_column(String(5))
+    tz: Mapped[str] = mapped_column(String(64))
+    days: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(32))
+    skips: Mapped[str] = mapped_column(Text, default="[]")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class DailyPostRow(Base):
+    """A channel's problem of one local day; claimed before it is posted, so it is posted once."""
+
+    __tablename__ = "daily_posts"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    local_date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    problem: Mapped[str] = mapped_column(String(80))
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claimed_at: Mapped[float] = mapped_column(Float)
+
+
+class DailyStartRow(Base):
+    """Who started an interview from a daily post (user "*team*" for the shared team interview)."""
+
+    __tablename__ = "daily_starts"
+
+    post_ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    interview_id: Mapped[str] = mapped_column(String(64))
+    thread_ts: Mapped[str] = mapped_column(String(32))

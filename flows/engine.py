@@ -164,6 +164,8 @@ def _start(iv: Interview, at: float) -> tuple[Interview, list[Effect]]:
         f"*{p.title}* ({iv.level} level, about {round(_total_minutes(iv))} minutes)\n{p.prompt}\n"
         "Controls: `next`, `hint`, `time`, `pause`, `resume`, `end`."
     )
+    if iv.team:
+        intro += "\nTeam interview: everyone in this thread answers, and anyone can use the controls."
     iv = _say(iv, at, intro, "intro")
     effects: list[Effect] = [Say(intro, "intro", iv.phase)]
     iv, opened = _open_phase(iv, at)
@@ -284,6 +286,8 @@ def _answer(iv: Interview, ev: Answer) -> tuple[Interview, list[Effect]]:
     text = ev.text.strip()
     if not text:
         return iv, []
+    if ev.role == "comment" and iv.mode != PAIR:
+        return _comment(iv, ev, text), []
     effects: list[Effect] = []
     if len(text) > fw.MAX_MESSAGE_CHARS:
         text = text[: fw.MAX_MESSAGE_CHARS]
@@ -309,6 +313,13 @@ def _answer(iv: Interview, ev: Answer) -> tuple[Interview, list[Effect]]:
     any_hit = any(matcher.hits(s) for s in analysed.sentences)
     iv, follow = _follow_up(iv, ev.at, off_topic=not any_hit and not iv.covered)
     return iv, effects + follow
+
+
+def _comment(iv: Interview, ev: Answer, text: str) -> Interview:
+    """A teammate's remark in a solo interview: kept in the transcript, never scored or answered."""
+    # No idle timer or follow-up: the interview waits on the candidate, not on onlookers.
+    turn = Turn(ev.at, iv.phase, "comment", text[: fw.MAX_MESSAGE_CHARS], ev.message_id, ev.user)
+    return replace(iv, turns=_in_order(iv.turns, turn))
 
 
 def _in_order(turns: tuple[Turn, ...], turn: Turn) -> tuple[Turn, ...]:

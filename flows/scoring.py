@@ -202,6 +202,8 @@ def score_transcript(transcript: dict, problem: Problem, suggestions: dict[str, 
     """Score a (validated) transcript against a problem; the recap JSON of CONTRACTS.md."""
     level = transcript.get("level") or "senior"
     scale = fw.scale_for_minutes(transcript.get("minutes"), problem.data_flow)
+    # Comments (teammates talking in a solo interview's thread) are kept but never scored.
+    transcript = {**transcript, "turns": [t for t in transcript["turns"] if t["role"] != "comment"]}
     turns = [t for t in transcript["turns"] if t["phase"] in problem.phase_ids]
     timings = phase_timings(transcript, problem.phase_ids)
     matcher = matcher_for(problem)
@@ -255,7 +257,32 @@ def score_transcript(transcript: dict, problem: Problem, suggestions: dict[str, 
         "proactive_deep_dive": {"proactive": proactive, "evidence": proactive_evidence},
         "next_steps": _next_steps(problem, phases, triggered, suggestions or {}),
     }
+    recap["contributions"], recap["contributed_concepts"] = team_contributions(problem, candidate, matcher)
     return recap
+
+
+def team_contributions(
+    problem: Problem, candidate: list[dict], matcher: ProblemMatcher | None = None
+) -> tuple[dict[str, dict[str, int]], dict[str, list[str]]]:
+    """Per author: messages by phase, and the concepts their own messages cover (evidence-based)."""
+    matcher = matcher or matcher_for(problem)
+    texts: dict[str, dict[str, list[str]]] = {}
+    for t in candidate:
+        if t.get("user"):
+            texts.setdefault(t["user"], {}).setdefault(t["phase"], []).append(t["text"])
+    counts: dict[str, dict[str, int]] = {}
+    concepts: dict[str, list[str]] = {}
+    for user, by_phase in texts.items():
+        ordered = [ph for ph in problem.phase_ids if ph in by_phase]
+        counts[user] = {ph: len(by_phase[ph]) for ph in ordered}
+        names: list[str] = []
+        for ph in ordered:
+            evidence = matcher.evidence(matcher.analyse(by_phase[ph]), ph)
+            for e in sorted(evidence.values(), key=lambda e: -e.concept.weight):
+                if e.concept.name not in names:
+                    names.append(e.concept.name)
+        concepts[user] = names
+    return counts, concepts
 
 
 # ---------------------------------------------------------------- phases

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
 from bot.slack import blocks as bk
+from bot.slack import daily, history, team
 from bot.slack import pair as pair_mod
 from bot.slack.service import InterviewService, parse_start
 
@@ -32,9 +33,9 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
     # `/interview <sub>` handlers added by the feature modules: name -> async (ack, command, respond, rest)
     subcommands: dict = {}
     # --- feature modules register here (each adds its own subcommands, actions and events) ---
-    # history: history.register(app, service, subcommands)
-    # team: team.register(app, service, subcommands)
-    # daily: daily.register(app, service, subcommands)
+    history.register(app, service, subcommands)
+    team.register(app, service, subcommands)
+    daily.register(app, service, subcommands)
 
     @app.middleware
     async def handle_each_event_once(body: dict, next) -> BoltResponse | None:  # noqa: A002

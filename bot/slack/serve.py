@@ -118,7 +118,8 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
         ) from None
     scheduler.start()
     counts = await service.rearm()
-    log.info("re-armed timers: %s", counts)
+    caught_up = await service.daily.rearm()
+    log.info("re-armed timers: %s; daily posts caught up: %d", counts, caught_up)
     return Bot(settings, engine, http, client, scheduler, service, app)
 
 

@@ -59,23 +59,27 @@ class StartRequest:
     problem: str | None
     level: str
     minutes: float | None
+    team: bool = False
 
 
 def parse_start(text: str) -> StartRequest:
-    """`url shortener staff 45` -> problem, level and minutes, in any order."""
+    """`team url shortener staff 45` -> problem, level, minutes and the team flag, in any order."""
     words = text.split()
     level = "senior"
     minutes: float | None = None
+    team = False
     rest: list[str] = []
     for word in words:
         low = word.lower()
-        if low in LEVELS:
+        if low == "team":
+            team = True
+        elif low in LEVELS:
             level = low
         elif re.fullmatch(r"\d{1,3}(\.\d+)?", low) and minutes is None:
             minutes = float(low)
         else:
             rest.append(word)
-    return StartRequest(" ".join(rest) or None, level, minutes)
+    return StartRequest(" ".join(rest) or None, level, minutes, team)
 
 
 def _tracked(method):
@@ -151,8 +155,13 @@ class InterviewService:
         request: StartRequest,
         thread_ts: str | None,
         tell_user: Callable[[str], Awaitable[None]],
+        team: bool = False,
     ) -> str | None:
-        """Start an interview in `thread_ts` (or under a new root message); return its id."""
+        """Start an interview in `thread_ts` (or under a new root message); return its id.
+
+        A team interview (`team`, or `request.team`) takes answers from everyone in the thread.
+        """
+        team = team or request.team
         try:
             problem = self._pick_problem(request.problem, await self._done_by(user))
         except UnknownProblem as exc:
@@ -169,11 +178,14 @@ class InterviewService:
             return None
         if thread_ts is None:
             try:
-                root = await self.client.chat_postMessage(
-                    channel=channel,
-                    text=f"<@{user}> is starting a mock interview: *{problem.title}* ({request.level}). "
-                    "Answers go in this thread.",
+                text = (
+                    f"<@{user}> is starting a team mock interview: *{problem.title}* ({request.level}). "
+                    "This is a team interview: everyone in this thread answers."
+                    if team
+                    else f"<@{user}> is starting a mock interview: *{problem.title}* ({request.level}). "
+                    "Answers go in this thread."
                 )
+                root = await self.client.chat_postMessage(channel=channel, text=text)
             except SlackApiError as exc:
                 await tell_user(self._explain(exc))
                 return None
@@ -185,6 +197,7 @@ class InterviewService:
             request.level,
             request.minutes,
             suggestions=practice_suggestions(self.bank.values(), problem),
+            team=team,
         )
         origin = self.clock()
         placement = Placement("slack", channel, thread_ts, user, self.pace, origin)
@@ -229,14 +242,21 @@ class InterviewService:
 
     @_tracked
     async def on_message(self, channel: str, thread_ts: str, user: str, text: str, ts: str) -> None:
-        """A message in a thread: the candidate's answers and controls count; others are ignored."""
+        """A message in a thread: answers and controls, or a teammate's comment in a solo interview."""
         row = await self._open_in_thread(channel, thread_ts)
-        if row is None or row.status == "ended" or user not in (row.user_id, row.interviewer_id):
+        if row is None or row.status == "ended" or not user or user == self.bot_user_id:
             return
         word = parse_control(text)
-        role = "interviewer" if row.mode == "pair" and user == row.interviewer_id else "candidate"
-        if word and word != "time" and row.mode == "pair" and role == "candidate":
-            return  # phase control belongs to the interviewer
+        if row.mode == "pair":
+            if user not in (row.user_id, row.interviewer_id):
+                return
+            role = "interviewer" if user == row.interviewer_id else "candidate"
+            if word and word != "time" and role == "candidate":
+                return  # phase control belongs to the interviewer
+        elif row.team or user == row.user_id:
+            role = "candidate"  # in a team interview everyone answers, and anyone's control word counts
+        else:
+            role, word = "comment", None  # a teammate talking in a solo interview: kept, not scored
 
         def make(iv: Interview, row: InterviewRow, now: float) -> Event:
             if word:
@@ -247,9 +267,11 @@ class InterviewService:
 
     @_tracked
     async def on_edit(self, channel: str, thread_ts: str, user: str, text: str, ts: str) -> None:
-        """An edited message: the new text replaces the candidate's answer."""
+        """An edited message: the new text replaces the answer (or comment) it edits."""
         row = await self._open_in_thread(channel, thread_ts)
-        if row is None or row.status == "ended" or user not in (row.user_id, row.interviewer_id):
+        if row is None or row.status == "ended":
+            return
+        if row.mode == "pair" and user not in (row.user_id, row.interviewer_id):
             return
         await self._apply(row.id, lambda iv, row, now: Edit(now, ts, text))
 
@@ -262,7 +284,7 @@ class InterviewService:
         _, row = loaded
         if row.mode == "pair" and user != row.interviewer_id:
             return "Only the interviewer can do that."
-        if row.mode != "pair" and user != row.user_id:
+        if row.mode != "pair" and not row.team and user != row.user_id:
             return "Only the candidate can do that."
         if row.status == "ended":
             return "This interview has ended."
@@ -471,6 +493,10 @@ class InterviewService:
             await self.client.chat_postMessage(
                 channel=row.channel, thread_ts=row.thread_ts, text=bk.recap_fallback_text(recap), blocks=chunk
             )
+        if row.team and recap.get("contributions"):
+            await self.client.chat_postMessage(
+                channel=row.channel, thread_ts=row.thread_ts, text=contributions_text(recap)
+            )
         from bot.chart import recap_chart_png
 
         png = await asyncio.to_thread(recap_chart_png, recap)
@@ -481,3 +507,17 @@ class InterviewService:
             filename="recap.png",
             title=f"Recap chart: {recap.get('title', recap['problem'])}",
         )
+
+
+def contributions_text(recap: dict) -> str:
+    """A team recap's contributions: each person's messages by phase and the concepts they covered."""
+    names = {p["phase"]: p.get("name", p["phase"]) for p in recap.get("phases", [])}
+    concepts = recap.get("contributed_concepts", {})
+    lines = ["*Team contributions* (the team is scored as a whole):"]
+    for user, by_phase in recap.get("contributions", {}).items():
+        phases = ", ".join(f"{names.get(ph, ph)} {n}" for ph, n in by_phase.items())
+        line = f"• <@{user}>: {phases}"
+        if concepts.get(user):
+            line += f"; covered {', '.join(concepts[user])}"
+        lines.append(line)
+    return "\n".join(lines)

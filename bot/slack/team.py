@@ -1,0 +1,136 @@
+"""Team practice in a channel: `/interview stats` for this week's interviews, scores and streaks."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.models import InterviewRow, RecapRow, TurnRow
+from flows import framework as fw
+
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """This week's team practice in one channel."""
+
+    channel: str
+    interviews: int
+    team_interviews: int
+    participants: list[str]
+    phase_averages: dict[str, float]  # phase id -> average score over this week's recaps
+    recaps: int
+    streaks: dict[str, int]  # user -> consecutive days with an interview, counting back from today
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def streak(days: set[date], today: date) -> int:
+    """Consecutive days with an interview, counting back from today (0 if none today)."""
+    count = 0
+    while today - timedelta(days=count) in days:
+        count += 1
+    return count
+
+
+async def channel_stats(service, channel: str) -> ChannelStats:
+    """Read the channel's interviews, participants, recaps and streaks from the database."""
+    now = datetime.fromtimestamp(service.clock(), UTC)
+    async with service.sessions() as session:
+        rows = (
+            await session.execute(
+                select(
+                    InterviewRow.id, InterviewRow.user_id, InterviewRow.team, InterviewRow.created_at
+                ).where(InterviewRow.channel == channel)
+            )
+        ).all()
+        ids = [r.id for r in rows]
+        authors: dict[str, set[str]] = defaultdict(set)
+        recaps: dict[str, dict] = {}
+        if ids:
+            turns = await session.execute(
+                select(TurnRow.interview_id, TurnRow.user_id)
+                .where(TurnRow.interview_id.in_(ids), TurnRow.role == "candidate", TurnRow.user_id != "")
+                .distinct()
+            )
+            for interview_id, user in turns:
+                authors[interview_id].add(user)
+            for interview_id, data in await session.execute(
+                select(RecapRow.interview_id, RecapRow.data).where(RecapRow.interview_id.in_(ids))
+            ):
+                recaps[interview_id] = json.loads(data)
+
+    days_by_user: dict[str, set[date]] = defaultdict(set)
+    week_ids: list[str] = []
+    participants: list[str] = []
+    team_count = 0
+    for r in sorted(rows, key=lambda r: _utc(r.created_at)):
+        created = _utc(r.created_at)
+        people = ({r.user_id} if r.user_id else set()) | (authors[r.id] if r.team else set())
+        for person in people:
+            days_by_user[person].add(created.date())
+        if now - created <= WEEK:
+            week_ids.append(r.id)
+            team_count += bool(r.team)
+            participants += sorted(p for p in people if p not in participants)
+
+    scores: dict[str, list[int]] = defaultdict(list)
+    week_recaps = [recaps[i] for i in week_ids if i in recaps]
+    for recap in week_recaps:
+        for p in recap.get("phases", []):
+            scores[p["phase"]].append(p["score"])
+    averages = {ph: round(sum(scores[ph]) / len(scores[ph]), 1) for ph in fw.PHASE_SPECS if scores.get(ph)}
+    # Streaks count calendar days (UTC) for now; once channels have a daily schedule, "consecutive
+    # scheduled days" will skip the days the schedule leaves out.
+    today = now.date()
+    streaks = {p: streak(days_by_user[p], today) for p in participants}
+    return ChannelStats(channel, len(week_ids), team_count, participants, averages, len(week_recaps), streaks)
+
+
+def stats_text(stats: ChannelStats) -> str:
+    """The stats as one ephemeral message."""
+    if not stats.interviews:
+        return (
+            f"No interviews in <#{stats.channel}> in the last 7 days. Start one with `/interview start team`."
+        )
+    plural = "s" if stats.interviews != 1 else ""
+    lines = [
+        f"*This week in <#{stats.channel}>* (last 7 days): {stats.interviews} interview{plural}"
+        f" ({stats.team_interviews} team).",
+        "Participants: " + ", ".join(f"<@{p}>" for p in stats.participants),
+    ]
+    if stats.phase_averages:
+        averages = ", ".join(
+            f"{fw.PHASE_SPECS[ph].name} {avg:.1f}" for ph, avg in stats.phase_averages.items()
+        )
+        lines.append(
+            f"Average score per phase over {stats.recaps} recap{'s' if stats.recaps != 1 else ''}: {averages}"
+        )
+    else:
+        lines.append("No recaps yet this week.")
+    ranked = sorted(stats.streaks.items(), key=lambda kv: (-kv[1], stats.participants.index(kv[0])))
+    lines.append(
+        "Streaks (consecutive days with an interview): "
+        + ", ".join(f"<@{p}> {n} day{'s' if n != 1 else ''}" for p, n in ranked)
+    )
+    return "\n".join(lines)
+
+
+def register(app, service, subcommands: dict) -> None:
+    """Add `/interview stats` to the subcommands of `/interview`."""
+
+    async def stats(*, ack, command, respond, rest) -> None:
+        """This week's interviews, participants, per-phase averages and streaks in the channel."""
+        await ack()
+        text = stats_text(await channel_stats(service, command["channel_id"]))
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    subcommands["stats"] = stats
