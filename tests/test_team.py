@@ -136,3 +136,22 @@ def test_a_comment_in_a_pair_interview_stays_a_candidate_answer_as_before(tiny):
     iv, _ = step(new_interview("p-1", tiny, mode="pair"), Start(0))
     iv, _ = step(iv, Answer(10, "users create paste", "1", "UA", role="comment"))
     assert iv.turns[-1].role == "candidate"
+
+
+def test_streaks_count_scheduled_days_and_skip_the_rest():
+    from datetime import date
+
+    from bot.slack.team import streak
+
+    weekdays = lambda day: day.weekday() < 5 and day != date(2026, 11, 26)  # noqa: E731 - a holiday skipped
+    done = {
+        date(2026, 11, 23),
+        date(2026, 11, 24),
+        date(2026, 11, 25),
+        date(2026, 11, 27),
+        date(2026, 11, 30),
+    }
+    # Mon 30 Nov back over the weekend and the skipped Thursday to Mon 23 Nov: five scheduled days
+    assert streak(done, date(2026, 11, 30), weekdays) == 5
+    assert streak(done, date(2026, 11, 30)) == 1  # without a schedule every calendar day counts
+    assert streak(done - {date(2026, 11, 30)}, date(2026, 11, 30), weekdays) == 0

@@ -6,10 +6,11 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.models import InterviewRow, RecapRow, TurnRow
+from bot.models import InterviewRow, RecapRow, ScheduleRow, TurnRow
 from flows import framework as fw
 
 WEEK = timedelta(days=7)
@@ -33,12 +34,31 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def streak(days: set[date], today: date) -> int:
-    """Consecutive days with an interview, counting back from today (0 if none today)."""
-    count = 0
-    while today - timedelta(days=count) in days:
-        count += 1
+def streak(days: set[date], today: date, scheduled=lambda day: True) -> int:
+    """Consecutive scheduled days with an interview, counting back from today (0 if none today).
+
+    Days the channel's schedule leaves out (weekends of a weekday schedule, skipped holidays)
+    neither count nor break a streak; without a schedule every calendar day is scheduled.
+    """
+    count, day = 0, today
+    for _ in range(3660):
+        if scheduled(day):
+            if day not in days:
+                break
+            count += 1
+        day -= timedelta(days=1)
     return count
+
+
+async def _schedule_of(service, channel: str):
+    """The channel's daily schedule: (its zone, a test of whether a local date is scheduled)."""
+    async with service.sessions() as session:
+        row = await session.get(ScheduleRow, channel)
+    if row is None:
+        return UTC, lambda day: True
+    weekdays = {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(d) for d in row.days.split(",")}
+    skips = set(json.loads(row.skips or "[]"))
+    return ZoneInfo(row.tz), lambda day: day.weekday() in weekdays and day.isoformat() not in skips
 
 
 async def channel_stats(service, channel: str) -> ChannelStats:
@@ -68,6 +88,7 @@ async def channel_stats(service, channel: str) -> ChannelStats:
             ):
                 recaps[interview_id] = json.loads(data)
 
+    zone, scheduled = await _schedule_of(service, channel)
     days_by_user: dict[str, set[date]] = defaultdict(set)
     week_ids: list[str] = []
     participants: list[str] = []
@@ -76,7 +97,7 @@ async def channel_stats(service, channel: str) -> ChannelStats:
         created = _utc(r.created_at)
         people = ({r.user_id} if r.user_id else set()) | (authors[r.id] if r.team else set())
         for person in people:
-            days_by_user[person].add(created.date())
+            days_by_user[person].add(created.astimezone(zone).date())
         if now - created <= WEEK:
             week_ids.append(r.id)
             team_count += bool(r.team)
@@ -88,10 +109,8 @@ async def channel_stats(service, channel: str) -> ChannelStats:
         for p in recap.get("phases", []):
             scores[p["phase"]].append(p["score"])
     averages = {ph: round(sum(scores[ph]) / len(scores[ph]), 1) for ph in fw.PHASE_SPECS if scores.get(ph)}
-    # Streaks count calendar days (UTC) for now; once channels have a daily schedule, "consecutive
-    # scheduled days" will skip the days the schedule leaves out.
-    today = now.date()
-    streaks = {p: streak(days_by_user[p], today) for p in participants}
+    today = now.astimezone(zone).date()
+    streaks = {p: streak(days_by_user[p], today, scheduled) for p in participants}
     return ChannelStats(channel, len(week_ids), team_count, participants, averages, len(week_recaps), streaks)
 
 
