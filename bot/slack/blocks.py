@@ -29,6 +29,24 @@ def _section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+def button(label: str, action_id: str, value: str, style: str | None = None) -> dict:
+    """One button element."""
+    element = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def button_row(block_id: str, *buttons: dict) -> dict:
+    """An actions block of buttons."""
+    return {"type": "actions", "block_id": block_id, "elements": list(buttons)}
+
+
 def controls(interview_id: str, mode: str = "solo") -> dict:
     """The buttons: next, hint and end; in a pair interview (the interviewer's) next, pause, resume, end."""
     buttons = [
@@ -43,18 +61,9 @@ def controls(interview_id: str, mode: str = "solo") -> dict:
             ("Resume", ACTION_RESUME, None),
             ("End", ACTION_END, "danger"),
         ]
-    elements = []
-    for label, action_id, style in buttons:
-        button = {
-            "type": "button",
-            "text": {"type": "plain_text", "text": label},
-            "action_id": action_id,
-            "value": interview_id,
-        }
-        if style:
-            button["style"] = style
-        elements.append(button)
-    return {"type": "actions", "block_id": "controls", "elements": elements}
+    return button_row(
+        "controls", *(button(label, action_id, interview_id, style) for label, action_id, style in buttons)
+    )
 
 
 def bot_message(text: str, kind: str, interview_id: str, mode: str = "solo") -> list[dict]:

@@ -144,25 +144,11 @@ def prompt_blocks(problem: Problem, level: str, local_date: str) -> list[dict]:
         },
         bk._section(problem.prompt),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{level} level · {phases}"}]},
-        {
-            "type": "actions",
-            "block_id": "daily",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Start my interview"},
-                    "action_id": ACTION_SOLO,
-                    "value": value,
-                    "style": "primary",
-                },
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Start a team interview"},
-                    "action_id": ACTION_TEAM,
-                    "value": value,
-                },
-            ],
-        },
+        bk.button_row(
+            "daily",
+            bk.button("Start my interview", ACTION_SOLO, value, "primary"),
+            bk.button("Start a team interview", ACTION_TEAM, value),
+        ),
     ]
 
 

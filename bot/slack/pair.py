@@ -84,19 +84,7 @@ class PairService:
             f"({request.level}). The interview runs in this thread; <@{interviewer}> has the guide in a "
             "direct message and moves the phases."
         )
-        cancel = {
-            "type": "actions",
-            "block_id": "pair",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Cancel interview"},
-                    "action_id": ACTION_CANCEL,
-                    "value": interview_id,
-                    "style": "danger",
-                }
-            ],
-        }
+        cancel = bk.button_row("pair", bk.button("Cancel interview", ACTION_CANCEL, interview_id, "danger"))
         try:
             root = await self.client.chat_postMessage(
                 channel=channel, text=text, blocks=[bk._section(text), cancel]
@@ -182,19 +170,7 @@ class PairService:
         """The interview ended: ask the interviewer for the scorecard; arm the 24-hour fallback."""
         if row.end_reason == "cancelled":
             return
-        button = {
-            "type": "actions",
-            "block_id": "scorecard",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Open scorecard"},
-                    "action_id": ACTION_SCORECARD,
-                    "value": row.id,
-                    "style": "primary",
-                }
-            ],
-        }
+        button = bk.button_row("scorecard", bk.button("Open scorecard", ACTION_SCORECARD, row.id, "primary"))
         text = (
             f"The interview is over. <@{row.interviewer_id}>, please fill in the scorecard; "
             "the recap follows it."
@@ -312,18 +288,7 @@ class PairService:
 
     @staticmethod
     def _self_rating_button(interview_id: str) -> dict:
-        return {
-            "type": "actions",
-            "block_id": "self_rating",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Add my self-rating"},
-                    "action_id": ACTION_SELF_RATING,
-                    "value": interview_id,
-                }
-            ],
-        }
+        return bk.button_row("self_rating", bk.button("Add my self-rating", ACTION_SELF_RATING, interview_id))
 
     # ------------------------------------------------------------ the candidate's self-rating
 
