@@ -196,7 +196,12 @@ async def test_buttons_work_for_the_candidate_and_are_refused_for_anyone_else(ru
     thread = await mention_start(running)
     await eventually(lambda: running.rows("SELECT status FROM interviews") == [("running",)])
     iid = interview_id(running)
-    phase_call = next(c for c in slack.calls_to("chat.postMessage") if "*Requirements*" in c.params["text"])
+    phase_calls = await eventually(
+        lambda: [
+            c for c in slack.calls_to("chat.postMessage") if c.ok and "*Requirements*" in c.params["text"]
+        ]
+    )
+    phase_call = phase_calls[0]
     actions = [b for b in blocks_of(phase_call) if b["type"] == "actions"][0]
     assert {e["action_id"] for e in actions["elements"]} == {bk.ACTION_NEXT, bk.ACTION_HINT, bk.ACTION_END}
     state_before = running.rows("SELECT state, version FROM interviews")

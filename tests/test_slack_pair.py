@@ -161,7 +161,10 @@ async def test_turns_carry_their_roles_and_others_are_ignored(running, slack):
 
 async def test_controls_belong_to_the_interviewer(running, slack):
     iid, thread = await start_pair(running, slack)
-    phase_post = next(c for c in posts_to(slack, CHANNEL) if "*Requirements*" in c.params.get("text", ""))
+    phase_posts = await eventually(
+        lambda: [c for c in posts_to(slack, CHANNEL) if "*Requirements*" in c.params.get("text", "")]
+    )
+    phase_post = phase_posts[0]
     ids = {e["action_id"] for b in blocks_of(phase_post) if b["type"] == "actions" for e in b["elements"]}
     assert ids == {bk.ACTION_NEXT, bk.ACTION_PAUSE, bk.ACTION_RESUME, bk.ACTION_END}
     before = running.rows("SELECT state, version FROM interviews")
