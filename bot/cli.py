@@ -100,13 +100,15 @@ def cmd_problems(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pick_problem(name: str | None):
+def _pick_problem(name: str | None, done: set[str] | None = None):
+    """The named problem, or a random one, preferring problems not done yet."""
     bank = load_bank()
     if name:
         return find_problem(name, bank), bank
     import random
 
-    return random.choice(list(bank.values())), bank
+    fresh = [p for p in bank.values() if p.slug not in (done or set())]
+    return random.choice(fresh or list(bank.values())), bank
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
@@ -117,14 +119,8 @@ def cmd_practice(args: argparse.Namespace) -> int:
     from flows.scoring import practice_suggestions
 
     settings = load_settings(database_url=args.db, pace=args.pace)
-    problem, bank = _pick_problem(args.problem)
-    interview = new_interview(
-        uuid.uuid4().hex,
-        problem,
-        args.level,
-        args.minutes,
-        suggestions=practice_suggestions(bank.values(), problem),
-    )
+    if args.problem:
+        _pick_problem(args.problem)  # an unknown name fails before anything is opened
     for target in (args.transcript_out, args.chart):
         if target is not None and not target.expanduser().resolve().parent.is_dir():
             raise UsageError(f"cannot write {target}: its folder does not exist")
@@ -132,9 +128,18 @@ def cmd_practice(args: argparse.Namespace) -> int:
     async def run() -> int:
         engine, sessions = await open_database(settings.database_url)
         try:
+            repository = InterviewRepository(sessions)
+            problem, bank = _pick_problem(args.problem, await repository.problems_done(surface="terminal"))
+            interview = new_interview(
+                uuid.uuid4().hex,
+                problem,
+                args.level,
+                args.minutes,
+                suggestions=practice_suggestions(bank.values(), problem),
+            )
             result = await practice(
                 interview,
-                InterviewRepository(sessions),
+                repository,
                 settings.pace,
                 args.minutes,
                 sys.stdin.buffer,

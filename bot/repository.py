@@ -166,6 +166,16 @@ class InterviewRepository:
             row = await session.get(RecapRow, interview_id)
         return json.loads(row.data) if row else None
 
+    async def problems_done(self, user_id: str | None = None, surface: str | None = None) -> set[str]:
+        """Slugs of the problems already interviewed on (by a user, or on a surface)."""
+        query = select(InterviewRow.problem).distinct()
+        if user_id is not None:
+            query = query.where(InterviewRow.user_id == user_id)
+        if surface is not None:
+            query = query.where(InterviewRow.surface == surface)
+        async with self._sessions() as session:
+            return set(await session.scalars(query))
+
     async def count(self) -> int:
         """How many interviews are stored."""
         async with self._sessions() as session:

@@ -330,3 +330,12 @@ def test_score_of_a_missing_file_is_one_line():
     result = cli("score", "/nonexistent/t.json")
     assert result.returncode == 2
     assert "no such file" in one_clear_line(result.stderr)
+
+
+def test_without_a_problem_practice_prefers_one_not_done_yet(tmp_path):
+    seen = []
+    for _ in range(4):
+        result = cli("practice", "--pace", "6000", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr.decode()
+        seen.append(stored(tmp_path / "interview_bot.db")[0][-1][3])
+    assert len(set(seen)) == 4  # four different problems: none repeats while others are left

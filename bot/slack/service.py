@@ -216,9 +216,7 @@ class InterviewService:
         return random.choice(fresh)
 
     async def _done_by(self, user: str) -> set[str]:
-        async with self.sessions() as session:
-            rows = await session.scalars(select(InterviewRow.problem).where(InterviewRow.user_id == user))
-            return set(rows)
+        return await self.repository.problems_done(user_id=user)
 
     async def _open_in_thread(self, channel: str, thread_ts: str) -> InterviewRow | None:
         async with self.sessions() as session:
