@@ -26,9 +26,6 @@ CATEGORIES: tuple[str, ...] = (
     "collaboration",
 )
 
-LEVELS: tuple[str, ...] = ("junior", "senior", "staff")
-
-
 @dataclass(frozen=True)
 class Concept:
     """One thing a good answer covers in a phase, with the words that show it was said."""
