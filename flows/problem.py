@@ -26,6 +26,7 @@ CATEGORIES: tuple[str, ...] = (
     "collaboration",
 )
 
+
 @dataclass(frozen=True)
 class Concept:
     """One thing a good answer covers in a phase, with the words that show it was said."""
