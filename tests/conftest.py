@@ -111,3 +111,22 @@ def bank() -> dict[str, Problem]:
 def db_url(tmp_path) -> str:
     """A fresh SQLite file."""
     return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+async def slack():
+    """A running Slack stand-in (tests may override it to add users)."""
+    from tests.slack_standin import SlackStandIn
+
+    async with SlackStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+async def running(slack, tmp_path):
+    """The real bot at pace 600, served on 127.0.0.1 against the stand-in."""
+    from tests.slack_harness import start_bot, stop_bot
+
+    bot = await start_bot(slack, tmp_path, pace=600)
+    yield bot
+    await stop_bot(bot)

@@ -11,24 +11,10 @@ import pytest
 
 from bot.slack import blocks as bk
 from tests import slack_payloads as sp
-from tests.slack_harness import SECRET, blocks_of, eventually, slack_ts, start_bot, stop_bot
-from tests.slack_standin import SlackStandIn
+from tests.slack_harness import SECRET, blocks_of, eventually, slack_ts
 
 CHANNEL = "C1"
 CANDIDATE = "U1"
-
-
-@pytest.fixture
-async def slack():
-    async with SlackStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
-async def running(slack, tmp_path):
-    bot = await start_bot(slack, tmp_path, pace=600)
-    yield bot
-    await stop_bot(bot)
 
 
 def interview_id(running) -> str:

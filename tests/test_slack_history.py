@@ -8,7 +8,7 @@ import pytest
 
 from bot.slack import history as hist
 from tests import slack_payloads as sp
-from tests.slack_harness import eventually, slack_ts, start_bot, stop_bot
+from tests.slack_harness import eventually, slack_ts
 from tests.slack_standin import SlackStandIn
 
 CHANNEL = "C1"
@@ -21,13 +21,6 @@ async def slack():
         for user in (ME, OTHER):
             standin.add_user(user)
         yield standin
-
-
-@pytest.fixture
-async def running(slack, tmp_path):
-    bot = await start_bot(slack, tmp_path, pace=600)
-    yield bot
-    await stop_bot(bot)
 
 
 async def say(running, thread: str, text: str, user: str = ME) -> None:

@@ -6,27 +6,11 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from tests import slack_payloads as sp
-from tests.slack_harness import eventually, slack_ts, start_bot, stop_bot
-from tests.slack_standin import SlackStandIn
+from tests.slack_harness import eventually, slack_ts
 
 CHANNEL = "C1"
 ALICE, BOB, CAROL = "U1", "U2", "U3"
-
-
-@pytest.fixture
-async def slack():
-    async with SlackStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
-async def running(slack, tmp_path):
-    bot = await start_bot(slack, tmp_path, pace=600)
-    yield bot
-    await stop_bot(bot)
 
 
 async def say(running, thread_ts: str, user: str, text: str) -> str:

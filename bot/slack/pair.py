@@ -20,7 +20,6 @@ from bot.slack.service import InterviewService, StartRequest, parse_start
 from flows.engine import new_interview
 from flows.events import Start
 from flows.scoring import practice_suggestions
-from problems.loader import UnknownProblem
 
 log = logging.getLogger("interview_bot.slack.pair")
 
@@ -69,14 +68,8 @@ class PairService:
             if problem:
                 await tell(problem)
                 return None
-        try:
-            problem = self.iv._pick_problem(request.problem, await self.iv._done_by(candidate))
-        except UnknownProblem as exc:
-            hint = f" Closest: {', '.join(exc.suggestions)}." if exc.suggestions else ""
-            await tell(f"I don't know the problem '{exc.name}'.{hint} See `/interview problems`.")
-            return None
-        if request.minutes is not None and not 5 <= request.minutes <= 180:
-            await tell("Minutes must be between 5 and 180.")
+        problem = await self.iv.choose_problem(request, candidate, tell)
+        if problem is None:
             return None
         interview_id = uuid.uuid4().hex
         text = (

@@ -162,14 +162,8 @@ class InterviewService:
         A team interview (`team`, or `request.team`) takes answers from everyone in the thread.
         """
         team = team or request.team
-        try:
-            problem = self._pick_problem(request.problem, await self._done_by(user))
-        except UnknownProblem as exc:
-            hint = f" Closest: {', '.join(exc.suggestions)}." if exc.suggestions else ""
-            await tell_user(f"I don't know the problem '{exc.name}'.{hint} See `/interview problems`.")
-            return None
-        if request.minutes is not None and not 5 <= request.minutes <= 180:
-            await tell_user("Minutes must be between 5 and 180, e.g. `/interview start url shortener 45`.")
+        problem = await self.choose_problem(request, user, tell_user)
+        if problem is None:
             return None
         if thread_ts and await self._open_in_thread(channel, thread_ts):
             await tell_user(
@@ -208,6 +202,21 @@ class InterviewService:
             return None
         await self._apply(interview_id, lambda iv, row, now: Start(now))
         return interview_id
+
+    async def choose_problem(
+        self, request: StartRequest, user: str, tell_user: Callable[[str], Awaitable[None]]
+    ) -> Problem | None:
+        """The requested problem (or a random one `user` has not done), after checking the request."""
+        try:
+            problem = self._pick_problem(request.problem, await self._done_by(user))
+        except UnknownProblem as exc:
+            hint = f" Closest: {', '.join(exc.suggestions)}." if exc.suggestions else ""
+            await tell_user(f"I don't know the problem '{exc.name}'.{hint} See `/interview problems`.")
+            return None
+        if request.minutes is not None and not 5 <= request.minutes <= 180:
+            await tell_user("Minutes must be between 5 and 180, e.g. `/interview start url shortener 45`.")
+            return None
+        return problem
 
     def _pick_problem(self, name: str | None, done: set[str]) -> Problem:
         if name:
