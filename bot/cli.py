@@ -139,7 +139,8 @@ def cmd_practice(args: argparse.Namespace) -> int:
             )
             result = await practice(
                 interview,
-                repository,
+                sessions,
+                bank,
                 settings.pace,
                 args.minutes,
                 sys.stdin.buffer,

@@ -88,13 +88,46 @@ class TimerRow(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
-class ProcessedEventRow(Base):
-    """A Slack event already handled, so a retry of it is not."""
+class InboxRow(Base):
+    """Something a person sent (an answer, an edit, a control, a start), stored before it is acknowledged.
 
-    __tablename__ = "processed_events"
+    `key` (a Slack event id, or a request's trigger id) is unique: storing the row is also the claim
+    that makes a retried or replayed request a no-op. Once applied, the text lives in the turns and
+    the row keeps only the claim.
+    """
 
-    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # message, edit, control, mention, seen
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    thread_ts: Mapped[str] = mapped_column(String(32), default="")
+    user_id: Mapped[str] = mapped_column(String(32), default="")
+    ts: Mapped[str] = mapped_column(String(32), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    state: Mapped[str] = mapped_column(String(12), index=True)  # pending, applied, dropped
     received_at: Mapped[float] = mapped_column(Float)
+
+
+class OutboxRow(Base):
+    """Something to say on a surface, written in the same transaction as the step that decided it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), index=True)
+    surface: Mapped[str] = mapped_column(String(16))  # the surface that delivers it (slack, terminal)
+    kind: Mapped[str] = mapped_column(String(16))  # say, nudge, tell, recap, chart, fallback
+    data: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12), index=True)  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str] = mapped_column(String(64), default="")
 
 
 class ScorecardRow(Base):

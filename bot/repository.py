@@ -48,29 +48,36 @@ class InterviewRepository:
     async def add(self, interview: Interview, placement: Placement, minutes: float | None = None) -> None:
         """Store a new interview."""
         async with self._sessions.begin() as session:
-            session.add(
-                InterviewRow(
-                    id=interview.id,
-                    problem=interview.problem.slug,
-                    level=interview.level,
-                    minutes=minutes,
-                    surface=placement.surface,
-                    status=interview.status,
-                    team=interview.team,
-                    channel=placement.channel,
-                    thread_ts=placement.thread_ts,
-                    user_id=placement.user_id,
-                    mode=interview.mode,
-                    interviewer_id=placement.interviewer_id,
-                    creator_id=placement.creator_id,
-                    pace=placement.pace,
-                    clock_origin=placement.clock_origin,
-                    state=json.dumps(to_snapshot(interview)),
-                    version=0,
-                    created_at=_now(),
-                )
+            await self.add_in(session, interview, placement, minutes)
+
+    async def add_in(
+        self, session: AsyncSession, interview: Interview, placement: Placement, minutes: float | None = None
+    ) -> None:
+        """`add` inside a transaction the caller holds."""
+        session.add(
+            InterviewRow(
+                id=interview.id,
+                problem=interview.problem.slug,
+                level=interview.level,
+                minutes=minutes,
+                surface=placement.surface,
+                status=interview.status,
+                team=interview.team,
+                channel=placement.channel,
+                thread_ts=placement.thread_ts,
+                user_id=placement.user_id,
+                mode=interview.mode,
+                interviewer_id=placement.interviewer_id,
+                creator_id=placement.creator_id,
+                pace=placement.pace,
+                clock_origin=placement.clock_origin,
+                state=json.dumps(to_snapshot(interview)),
+                version=0,
+                created_at=_now(),
             )
-            await self._write_turns(session, interview)
+        )
+        await session.flush()
+        await self._write_turns(session, interview)
 
     async def save(self, interview: Interview, expected_version: int | None = None) -> int:
         """Write the interview's state and any new or edited turns; return the new version."""
@@ -165,6 +172,15 @@ class InterviewRepository:
         async with self._sessions() as session:
             row = await session.get(RecapRow, interview_id)
         return json.loads(row.data) if row else None
+
+    async def in_thread(self, channel: str, thread_ts: str) -> InterviewRow | None:
+        """The interview that runs in a thread, if any."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(InterviewRow).where(
+                    InterviewRow.channel == channel, InterviewRow.thread_ts == thread_ts
+                )
+            )
 
     async def problems_done(self, user_id: str | None = None, surface: str | None = None) -> set[str]:
         """Slugs of the problems already interviewed on (by a user, or on a surface)."""

@@ -13,29 +13,23 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.app.outbox import OutboxSender
+from bot.app.ports import Place
+from bot.app.runner import InterviewRunner
+from bot.app.timers import SchedulerTimers
 from bot.render import recap_text
-from bot.repository import InterviewRepository, Placement
-from flows.engine import Interview, step, to_transcript
-from flows.events import (
-    Answer,
-    CancelTimer,
-    Control,
-    Effect,
-    Event,
-    Finish,
-    Say,
-    ScheduleTimer,
-    Start,
-    TimerFired,
-)
+from bot.repository import Placement
+from flows.engine import Interview, to_transcript
+from flows.events import Answer, Control
 from flows.framework import parse_control
+from flows.problem import Problem
 
 # Replayed (piped) input: a message takes as long as a person needs to write it.
 REPLAY_SECONDS_PER_WORD = 2.0
@@ -45,23 +39,6 @@ REPLAY_MAX_SECONDS = 90.0
 _EOF = object()
 _INTERRUPT = object()
 _FINISHED = object()
-
-
-class PacedClock:
-    """Interview seconds since the start, running `pace` times faster than the wall clock."""
-
-    def __init__(self, pace: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.pace = pace
-        self._monotonic = monotonic
-        self._origin = monotonic()
-
-    def now(self) -> float:
-        """Interview seconds elapsed."""
-        return (self._monotonic() - self._origin) * self.pace
-
-    def real_delay(self, interview_seconds: float) -> float:
-        """Wall seconds that `interview_seconds` of interview time take."""
-        return max(0.0, interview_seconds / self.pace)
 
 
 def replay_seconds(text: str) -> float:
@@ -79,28 +56,12 @@ class TerminalResult:
     recap: dict = field(default_factory=dict)
 
 
-class TerminalInterview:
-    """Runs one interview against a text stream, printing the bot's side and storing every step."""
+class TerminalSurface:
+    """The terminal as a surface: the bot's side printed, the recap handed back to the session."""
 
-    def __init__(
-        self,
-        interview: Interview,
-        repository: InterviewRepository,
-        clock: PacedClock,
-        out: TextIO,
-        replay: bool,
-    ) -> None:
-        self.interview = interview
-        self.repository = repository
-        self.clock = clock
+    def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.replay = replay
-        self.recap: dict = {}
-        self._lock = asyncio.Lock()
-        self._inbox: asyncio.Queue = asyncio.Queue()
-        self._scheduler = AsyncIOScheduler(timezone=UTC)
-
-    # -- effects
+        self.finished: Callable[[dict], None] = lambda recap: None
 
     def _print(self, text: str, kind: str = "") -> None:
         marker = {"warning": "[time] ", "hint": "[hint] ", "notice": "[note] "}.get(kind, "")
@@ -109,39 +70,68 @@ class TerminalInterview:
             self.out.write(prefix + line + "\n")
         self.out.flush()
 
-    async def apply(self, event: Event) -> None:
-        """Step the engine, store the result, and carry out the effects."""
-        async with self._lock:
-            if self.interview.status == "ended":
-                return
-            self.interview, effects = step(self.interview, event)
-            await self.repository.save(self.interview)
-            for effect in effects:
-                await self._carry_out(effect)
+    async def say(self, place: Place, text: str, kind: str, token: str, ref: str) -> None:
+        """Print a bot message."""
+        self._print(text, kind)
 
-    async def _carry_out(self, effect: Effect) -> None:
-        if isinstance(effect, Say):
-            self._print(effect.text, effect.kind)
-        elif isinstance(effect, ScheduleTimer):
-            delay = self.clock.real_delay(effect.due_at - self.clock.now())
-            self._scheduler.add_job(
-                self._fire,
-                DateTrigger(run_date=datetime.now(UTC) + timedelta(seconds=delay)),
-                args=[effect.timer_id],
-                id=effect.timer_id,
-                replace_existing=True,
-                misfire_grace_time=None,
-            )
-        elif isinstance(effect, CancelTimer):
-            if self._scheduler.get_job(effect.timer_id):
-                self._scheduler.remove_job(effect.timer_id)
-        elif isinstance(effect, Finish):
-            self.recap = effect.recap
-            await self.repository.add_recap(self.interview.id, effect.recap)
-            self._inbox.put_nowait(_FINISHED)
+    async def nudge(self, place: Place, text: str) -> None:
+        """Pair interviews do not run in a terminal."""
 
-    async def _fire(self, timer_id: str) -> None:
-        await self.apply(TimerFired(self.clock.now(), timer_id))
+    async def tell(self, place: Place, user: str, text: str) -> None:
+        """A private reply is just a reply here."""
+        self._print(text, "notice")
+
+    async def finish(self, place: Place, recap: dict, kind: str) -> None:
+        """The recap is printed by `practice` at the end; the chart is written there too."""
+        if kind == "recap":
+            self.finished(recap)
+
+    async def delivered(self, place: Place, ref: str) -> bool:
+        """A terminal keeps no record of what it printed."""
+        return False
+
+
+class TerminalInterview:
+    """Runs one interview against a text stream, over the runner: every step stored, then printed."""
+
+    def __init__(
+        self,
+        interview: Interview,
+        runner: InterviewRunner,
+        surface: TerminalSurface,
+        out: TextIO,
+        replay: bool,
+        pace: float,
+        origin: float,
+    ) -> None:
+        self.interview = interview
+        self.origin = origin
+        self.runner = runner
+        self.surface = surface
+        self.out = out
+        self.replay = replay
+        self.pace = pace
+        self.recap: dict = {}
+        self._inbox: asyncio.Queue = asyncio.Queue()
+        surface.finished = self._finished
+
+    def _finished(self, recap: dict) -> None:
+        self.recap = recap
+        self._inbox.put_nowait(_FINISHED)
+
+    async def apply(self, event_at) -> None:
+        """Step the engine through the runner (stored first), then print what it said."""
+        after = await self.runner.apply(self.interview.id, lambda iv, row, now: event_at(now))
+        await self.stepped(after)
+
+    async def stepped(self, after: Interview | None) -> None:
+        """After a step (an input or a timer): keep the state for the replay, print what was said."""
+        if after is not None:
+            self.interview = after
+        await self.runner.outbox.flush(self.interview.id)
+
+    def _print(self, text: str, kind: str = "") -> None:
+        self.surface._print(text, kind)
 
     # -- input
 
@@ -173,7 +163,7 @@ class TerminalInterview:
 
     async def _wait(self, interview_seconds: float) -> None:
         """Let interview time pass (replay), while timers fire."""
-        delay = self.clock.real_delay(interview_seconds)
+        delay = max(0.0, interview_seconds / self.pace)
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -182,9 +172,8 @@ class TerminalInterview:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
             loop.add_signal_handler(signal.SIGINT, self._inbox.put_nowait, _INTERRUPT)
-        self._scheduler.start()
         try:
-            await self.apply(Start(self.clock.now()))
+            await self.stepped(None)  # the opening, stored when the interview was created
             self._start_reader(stream)
             pending: list = []
             while True:
@@ -192,11 +181,11 @@ class TerminalInterview:
                 if item is _FINISHED:
                     return 0
                 if item is _INTERRUPT:
-                    await self.apply(Control(self.clock.now(), "end"))
+                    await self.apply(lambda now: Control(now, "end"))
                     self.out.write("\nInterrupted: the interview is saved as ended.\n")
                     return 130
                 if item is _EOF:
-                    await self.apply(Control(self.clock.now(), "end"))
+                    await self.apply(lambda now: Control(now, "end"))
                     return 0
                 text = item.decode("utf-8", errors="replace").rstrip("\r\n")
                 if "\ufffd" in text and b"\xef\xbf\xbd" not in item:
@@ -214,15 +203,14 @@ class TerminalInterview:
                         continue
                     self.out.write(f"you> {text[:200]}{'…' if len(text) > 200 else ''}\n")
                 word = parse_control(text)
-                now = self.clock.now()
                 if word:
-                    await self.apply(Control(now, word))
+                    await self.apply(lambda now, word=word: Control(now, word))
                 elif text.strip():
-                    await self.apply(Answer(now, text, message_id=uuid.uuid4().hex))
+                    mid = uuid.uuid4().hex
+                    await self.apply(lambda now, text=text, mid=mid: Answer(now, text, message_id=mid))
                 if self.interview.status == "ended":
                     return 0
         finally:
-            self._scheduler.shutdown(wait=False)
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
 
@@ -231,7 +219,9 @@ class TerminalInterview:
         if word == "next" and self.interview.status == "running":
             # A scripted candidate uses the phase's whole budget, so its warnings show.
             phase = self.interview.phase
-            left = self.interview.budget() - self.interview.phase_elapsed(self.clock.now())
+            started = self.interview.phases[-1].started_at if self.interview.phases else 0.0
+            now = (time.time() - self.origin) * self.pace
+            left = self.interview.budget() - self.interview.phase_elapsed(max(now, started))
             await self._wait(left)
             deadline = time.monotonic() + 2.0
             while (
@@ -247,7 +237,8 @@ class TerminalInterview:
 
 async def practice(
     interview: Interview,
-    repository: InterviewRepository,
+    sessions: async_sessionmaker,
+    bank: dict[str, Problem],
     pace: float,
     minutes: float | None,
     stream: BinaryIO,
@@ -257,10 +248,30 @@ async def practice(
     chart_out: Path | None = None,
 ) -> TerminalResult:
     """Run a terminal interview from start to recap; store it; write the transcript and chart."""
-    clock = PacedClock(pace)
-    await repository.add(interview, Placement(surface="terminal", pace=pace), minutes=minutes)
-    session = TerminalInterview(interview, repository, clock, out, replay)
-    code = await session.run(stream)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    surface = TerminalSurface(out)
+    outbox = OutboxSender(sessions, {"terminal": surface})
+    timers = SchedulerTimers(scheduler)
+    runner = InterviewRunner(sessions, bank, timers, outbox)
+    origin = time.time()
+    placement = Placement(surface="terminal", pace=pace, clock_origin=origin)
+    started = await runner.create(interview, placement, minutes)
+    if started is None:
+        raise RuntimeError("the interview could not be stored")
+    session = TerminalInterview(started, runner, surface, out, replay, pace, origin)
+
+    async def fire(interview_id: str, timer_id: str) -> None:
+        await session.stepped(await runner.fire(interview_id, timer_id))
+
+    timers.fire = fire
+    scheduler.start()
+    try:
+        code = await session.run(stream)
+        await runner.stop()
+        await outbox.flush(interview.id)
+    finally:
+        scheduler.shutdown(wait=False)
+        await outbox.stop()
     if session.recap:
         out.write("\n" + recap_text(session.recap) + "\n")
     if transcript_out is not None:

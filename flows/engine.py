@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from flows import framework as fw
 from flows.events import (
     Answer,
+    Cancel,
     CancelTimer,
     Control,
     Edit,
@@ -18,6 +19,7 @@ from flows.events import (
     Say,
     ScheduleTimer,
     Start,
+    Tell,
     TimerFired,
 )
 from flows.matching import matcher_for
@@ -77,6 +79,7 @@ class Interview:
     suggestions: tuple[tuple[str, str], ...] = ()  # (phase or pitfall, problem title)
     team: bool = False
     mode: str = "solo"  # solo, pair
+    pauses: int = 0  # pause and resume toggles, so a stale pause or resume button is recognised
 
     @property
     def phase(self) -> str:
@@ -131,9 +134,38 @@ def new_interview(
     )
 
 
+def control_token(interview: Interview) -> str:
+    """What a message's buttons were shown for: the phase, the hints given in it, the pauses so far."""
+    hints = interview.hints_given.count(interview.phase)
+    return f"{interview.phase_index}.{hints}.{interview.pauses}"
+
+
+def _stale(iv: Interview, word: str, shown_for: str) -> bool:
+    """Whether a button shown for `shown_for` has already been acted on (its moment has passed)."""
+    if not shown_for:
+        return False
+    now = control_token(iv).split(".")
+    then = shown_for.split(".")
+    if len(then) != 3 or then[0] != now[0]:
+        return True  # shown in an earlier phase: next, end and the rest were for that phase
+    if word == "hint":
+        return then[1] != now[1]
+    if word in ("pause", "resume"):
+        return then[2] != now[2]
+    return False
+
+
+ALREADY_DONE = "Already done: that button was for an earlier moment of the interview."
+
+
 def step(interview: Interview, event: Event) -> tuple[Interview, list[Effect]]:
     """Apply one event; return the new interview and the effects for the adapter to carry out."""
     if interview.status == "ended":
+        if isinstance(event, Control) and event.user:
+            text = ALREADY_DONE if event.shown_for else "This interview has ended."
+            return interview, [Tell(event.user, text)]
+        if isinstance(event, Cancel) and event.user:
+            return interview, [Tell(event.user, "This interview has already ended.")]
         return interview, []
     if isinstance(event, Start):
         return _start(interview, event.at)
@@ -144,7 +176,11 @@ def step(interview: Interview, event: Event) -> tuple[Interview, list[Effect]]:
     if isinstance(event, Edit):
         return _edit(interview, event)
     if isinstance(event, Control):
+        if _stale(interview, event.word, event.shown_for):
+            return interview, [Tell(event.user, ALREADY_DONE)] if event.user else []
         return _control(interview, event)
+    if isinstance(event, Cancel):
+        return _cancel(interview, event)
     if isinstance(event, TimerFired):
         return _timer(interview, event)
     if isinstance(event, Idle):
@@ -274,6 +310,16 @@ def _finish(iv: Interview, at: float, reason: str) -> tuple[Interview, list[Effe
     return iv, effects
 
 
+def _cancel(iv: Interview, ev: Cancel) -> tuple[Interview, list[Effect]]:
+    """Called off: the timers stop and the interview ends without a recap."""
+    effects: list[Effect] = _cancel_phase_timers(iv.phase) + [CancelTimer("idle")]
+    iv = _close_phase(iv, ev.at)
+    iv = replace(iv, status="ended", end_reason="cancelled", paused_at=None)
+    text = f"{ev.by or 'Someone'} cancelled this pair interview."
+    iv = _say(iv, ev.at, text, "notice")
+    return iv, effects + [Say(text, "notice", iv.phase)]
+
+
 # ---------------------------------------------------------------- answers
 
 
@@ -396,7 +442,7 @@ def _control(iv: Interview, ev: Control) -> tuple[Interview, list[Effect]]:
     if word == "pause":
         if iv.status == "paused":
             return _info(iv, at, "Already paused; say `resume` to carry on.")
-        iv = replace(iv, status="paused", paused_at=at)
+        iv = replace(iv, status="paused", paused_at=at, pauses=iv.pauses + 1)
         effects: list[Effect] = _cancel_phase_timers(iv.phase) + [CancelTimer("idle")]
         iv, said = _info(iv, at, "Paused: the clock is stopped. Say `resume` to carry on.")
         return iv, effects + said
@@ -411,6 +457,7 @@ def _control(iv: Interview, ev: Control) -> tuple[Interview, list[Effect]]:
             paused_at=None,
             phases=iv.phases[:-1] + (replace(last, paused=last.paused + gap),),
             last_activity=at,
+            pauses=iv.pauses + 1,
         )
         left = _fmt_minutes(max(0.0, iv.budget() - iv.phase_elapsed(at)))
         iv, said = _info(iv, at, f"Resumed. {left} left for {iv.phase_name}.")

@@ -36,10 +36,24 @@ class Edit:
 
 @dataclass(frozen=True)
 class Control:
-    """A control word: next, hint, time, pause, resume or end."""
+    """A control word: next, hint, time, pause, resume or end.
+
+    `shown_for` is the control token of the message whose button sent it (empty when typed): a
+    button pressed twice, or a request replayed, finds the token stale and changes nothing.
+    """
 
     at: float
     word: str
+    user: str = ""
+    shown_for: str = ""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """The interview is called off (a pair interview's cancel button): ended without a recap."""
+
+    at: float
+    by: str = ""  # how the surface names who cancelled it
     user: str = ""
 
 
@@ -58,7 +72,7 @@ class Idle:
     at: float
 
 
-Event = Start | Answer | Edit | Control | TimerFired | Idle
+Event = Start | Answer | Edit | Control | Cancel | TimerFired | Idle
 
 # Effects.
 
@@ -78,6 +92,14 @@ class Nudge:
 
     text: str
     phase: str = ""
+
+
+@dataclass(frozen=True)
+class Tell:
+    """A private reply to one person (a refused or already-done control): not part of the transcript."""
+
+    user: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -103,4 +125,4 @@ class Finish:
     recap: dict = field(default_factory=dict)
 
 
-Effect = Say | Nudge | ScheduleTimer | CancelTimer | Finish
+Effect = Say | Nudge | Tell | ScheduleTimer | CancelTimer | Finish

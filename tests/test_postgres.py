@@ -27,7 +27,7 @@ def pg_url():
 async def _fresh(url: str):
     engine, sessions = await open_database(url)
     async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE interviews, processed_events CASCADE"))
+        await conn.execute(text("TRUNCATE interviews, inbox, outbox CASCADE"))
     return engine, sessions
 
 
@@ -46,7 +46,7 @@ async def test_migrations_and_the_repository_work_on_postgresql(pg_url, tiny):
         assert loaded == a and row.version == 1
         async with engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-        assert version == "0004"
+        assert version == "0005"
     finally:
         await engine.dispose()
 

@@ -68,7 +68,7 @@ def prompts(slack) -> list:
 
 
 def daily_service(running) -> dm.DailyService:
-    return running.bot.service.daily
+    return running.bot.daily
 
 
 async def schedule(running) -> ScheduleRow:

@@ -120,7 +120,7 @@ async def test_bad_signatures_get_401_and_change_nothing(running, slack, fault, 
     await asyncio.sleep(0.2)
     assert len(slack.calls) == before
     assert running.rows("SELECT count(*) FROM interviews") == [(0,)]
-    assert running.rows("SELECT count(*) FROM processed_events") == [(0,)]
+    assert running.rows("SELECT count(*) FROM inbox") == [(0,)]
     assert "SECRET-BODY-MARKER" not in caplog.text
 
 

@@ -9,18 +9,78 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.app.runner import InboxItem
 from bot.settings import Settings
 from bot.slack import blocks as bk
-from bot.slack import daily, history, team
+from bot.slack import daily as daily_mod
+from bot.slack import history, team
 from bot.slack import pair as pair_mod
 from bot.slack.service import InterviewService, parse_start
+from flows.engine import ALREADY_DONE
 
 log = logging.getLogger("interview_bot.slack")
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
-def build_app(settings: Settings, client: AsyncWebClient, service: InterviewService) -> AsyncApp:
+def inbox_item(body: dict, bot_user_id: str) -> InboxItem | None:
+    """What an Events API callback brings to the inbox: an answer, an edit, a mention, or just its id."""
+    event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+    if not event_id:
+        return None
+    event = body.get("event") or {}
+    channel = event.get("channel", "")
+    if event.get("type") == "app_mention":
+        thread_ts = event.get("thread_ts") or event.get("ts", "")
+        return InboxItem(
+            event_id,
+            "mention",
+            channel,
+            thread_ts,
+            event.get("user", ""),
+            event.get("ts", ""),
+            event.get("text", ""),
+        )
+    if event.get("type") == "message":
+        subtype = event.get("subtype")
+        if subtype == "message_changed":
+            message = event.get("message") or {}
+            thread_ts = message.get("thread_ts")
+            if thread_ts and thread_ts != message.get("ts") and not message.get("bot_id"):
+                return InboxItem(
+                    event_id,
+                    "edit",
+                    channel,
+                    thread_ts,
+                    message.get("user", ""),
+                    message.get("ts", ""),
+                    message.get("text", ""),
+                )
+        elif subtype is None and not event.get("bot_id"):
+            thread_ts, user, text = event.get("thread_ts"), event.get("user", ""), event.get("text", "")
+            in_thread = thread_ts and thread_ts != event.get("ts")
+            starts = _MENTION.search(text) and "start" in text.lower()  # app_mention handles those
+            if in_thread and user and user != bot_user_id and not starts:
+                return InboxItem(event_id, "message", channel, thread_ts, user, event.get("ts", ""), text)
+    return InboxItem(event_id, "seen")
+
+
+def _where(body: dict) -> tuple[str, str]:
+    """The channel and thread of the message a button was on."""
+    channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id", "")
+    message = body.get("message", {})
+    return channel, message.get("thread_ts") or message.get("ts") or body.get("container", {}).get(
+        "message_ts", ""
+    )
+
+
+def build_app(
+    settings: Settings,
+    client: AsyncWebClient,
+    service: InterviewService,
+    pair: pair_mod.PairService,
+    daily: daily_mod.DailyService,
+) -> AsyncApp:
     """The Slack app, built from settings and its collaborators (no module-level app)."""
     app = AsyncApp(
         client=client,
@@ -29,21 +89,48 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
         ignoring_self_events_enabled=True,
         raise_error_for_unhandled_request=False,
     )
+    runner = service.runner
 
     # `/interview <sub>` handlers added by the feature modules: name -> async (ack, command, respond, rest)
     subcommands: dict = {}
     # --- feature modules register here (each adds its own subcommands, actions and events) ---
     history.register(app, service, subcommands)
     team.register(app, service, subcommands)
-    daily.register(app, service, subcommands)
+    daily_mod.register(app, daily, subcommands)
 
     @app.middleware
-    async def handle_each_event_once(body: dict, next) -> BoltResponse | None:  # noqa: A002
-        """A retried event (same event_id) is handled once; the claim lives in the database."""
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await service.claim_event(event_id):
-            return BoltResponse(status=200, body="")
+    async def store_before_ack(body: dict, next) -> BoltResponse | None:  # noqa: A002
+        """Answers, edits and mentions are stored in the inbox before the acknowledgement, in the
+        same insert that claims the event id; a retried event or a replayed command finds the claim."""
+        item = inbox_item(body, service.bot_user_id)
+        if item is None and body.get("command") and body.get("trigger_id"):
+            item = InboxItem(f"command:{body['trigger_id']}", "seen")
+        if item is not None:
+            if not await service.submit(item):
+                return BoltResponse(status=200, body="")
+            if item.kind != "seen":
+                return BoltResponse(status=200, body="")  # the runner applies it from the inbox
         return await next()
+
+    async def mentioned(item: InboxItem) -> None:
+        text = _MENTION.sub("", item.text).strip()
+
+        async def tell(message: str) -> None:
+            await client.chat_postMessage(
+                channel=item.channel, thread_ts=item.thread_ts, text=f"<@{item.user}> {message}"
+            )
+
+        first, _, rest = text.partition(" ")
+        if first.lower() != "start":
+            await tell("Say `@interview-bot start [problem] [level] [minutes]` to start an interview here.")
+            return
+        await service.start(item.channel, item.user, parse_start(rest), item.thread_ts, tell)
+
+    runner.handlers["mention"] = mentioned
+
+    @app.event("message")
+    async def other_message() -> None:
+        """Messages that are no answer (bot posts, joins, top-level chatter): acknowledged, nothing else."""
 
     @app.command("/interview")
     async def interview_command(ack, command, respond) -> None:
@@ -62,10 +149,7 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
             async def tell_pair(text: str) -> None:
                 await respond(text=text, response_type="ephemeral", replace_original=False)
 
-            if service.pair is None:
-                await tell_pair("Pair interviews are not enabled.")
-                return
-            await service.pair.start(command["channel_id"], command["user_id"], rest, tell_pair)
+            await pair.start(command["channel_id"], command["user_id"], rest, tell_pair)
             return
         handler = subcommands.get(sub)
         if handler is not None:
@@ -81,46 +165,6 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
 
         await service.start(command["channel_id"], command["user_id"], parse_start(rest), None, tell)
 
-    @app.event("app_mention")
-    async def mentioned(event, client) -> None:
-        text = _MENTION.sub("", event.get("text", "")).strip()
-        channel, user = event["channel"], event.get("user", "")
-        thread_ts = event.get("thread_ts") or event["ts"]
-
-        async def tell(message: str) -> None:
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"<@{user}> {message}")
-
-        first, _, rest = text.partition(" ")
-        if first.lower() != "start":
-            await tell("Say `@interview-bot start [problem] [level] [minutes]` to start an interview here.")
-            return
-        await service.start(channel, user, parse_start(rest), thread_ts, tell)
-
-    @app.event("message")
-    async def thread_message(event) -> None:
-        subtype = event.get("subtype")
-        if subtype == "message_changed":
-            message = event.get("message", {})
-            thread_ts = message.get("thread_ts")
-            if thread_ts and thread_ts != message.get("ts") and not message.get("bot_id"):
-                await service.on_edit(
-                    event["channel"],
-                    thread_ts,
-                    message.get("user", ""),
-                    message.get("text", ""),
-                    message["ts"],
-                )
-            return
-        if subtype is not None or event.get("bot_id"):
-            return  # bot messages, joins, deletions and the like are not answers
-        thread_ts = event.get("thread_ts")
-        user = event.get("user", "")
-        if not thread_ts or thread_ts == event.get("ts") or user == service.bot_user_id:
-            return
-        if _MENTION.search(event.get("text", "")) and "start" in event.get("text", "").lower():
-            return  # a mention that starts an interview is handled by app_mention
-        await service.on_message(event["channel"], thread_ts, user, event.get("text", ""), event["ts"])
-
     async def refuse(client, body: dict, text: str) -> None:
         channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
         message = body.get("message", {})
@@ -131,58 +175,78 @@ def build_app(settings: Settings, client: AsyncWebClient, service: InterviewServ
             thread_ts=message.get("thread_ts") or message.get("ts"),
         )
 
+    async def control(body: dict, action: dict, word: str, interview_id: str, **data) -> bool:
+        """Store a button press in the inbox (claimed by its trigger id); False for a replay."""
+        channel, thread_ts = _where(body)
+        key = body.get("trigger_id") or f"{action.get('action_ts', '')}:{body['user']['id']}"
+        item = InboxItem(
+            f"action:{key}",
+            "control",
+            channel,
+            thread_ts,
+            body["user"]["id"],
+            action.get("action_ts", ""),
+            data={"interview_id": interview_id, "word": word, **data},
+        )
+        return await service.submit(item)
+
     @app.action(re.compile(r"^interview_(next|hint|end|pause|resume)$"))
     async def control_button(ack, body, action, client) -> None:
+        interview_id, shown_for = bk.parse_control_value(action["value"])
+        word = bk.CONTROL_ACTIONS[action["action_id"]]
+        fresh = await control(body, action, word, interview_id, shown_for=shown_for)
         await ack()
-        user = body["user"]["id"]
-        refusal = await service.on_button(action["value"], user, action["action_id"])
-        if refusal:
-            await refuse(client, body, refusal)
-        elif action["action_id"] == bk.ACTION_END and service.pair is not None:
-            # the interviewer ended a pair interview: the scorecard opens at once
-            refusal = await service.pair.open_scorecard(action["value"], user, body["trigger_id"])
-            if refusal and "interviewer" in refusal:
-                await refuse(client, body, refusal)
+        if not fresh:
+            await refuse(client, body, ALREADY_DONE)
+            return
+        if action["action_id"] == bk.ACTION_END:
+            row = await service.repository.in_thread(*_where(body))
+            if row is not None and row.mode == "pair" and body["user"]["id"] == row.interviewer_id:
+                # the interviewer ended a pair interview: the scorecard opens at once (the trigger expires)
+                await runner.flush(*_where(body))
+                refusal = await pair.open_scorecard(interview_id, body["user"]["id"], body["trigger_id"])
+                if refusal and "interviewer" in refusal:
+                    await refuse(client, body, refusal)
 
     @app.action(pair_mod.ACTION_CANCEL)
     async def cancel_pair(ack, body, action, client) -> None:
+        fresh = await control(body, action, "cancel", action["value"], by=f"<@{body['user']['id']}>")
         await ack()
-        refusal = await service.pair.cancel(action["value"], body["user"]["id"])
-        if refusal:
-            await refuse(client, body, refusal)
+        if not fresh:
+            await refuse(client, body, ALREADY_DONE)
 
     @app.action(pair_mod.ACTION_SCORECARD)
     async def open_scorecard(ack, body, action, client) -> None:
         await ack()
-        refusal = await service.pair.open_scorecard(action["value"], body["user"]["id"], body["trigger_id"])
+        refusal = await pair.open_scorecard(action["value"], body["user"]["id"], body["trigger_id"])
         if refusal:
             await refuse(client, body, refusal)
 
     @app.action(pair_mod.ACTION_SELF_RATING)
     async def open_self_rating(ack, body, action, client) -> None:
         await ack()
-        refusal = await service.pair.open_self_rating(action["value"], body["user"]["id"], body["trigger_id"])
+        refusal = await pair.open_self_rating(action["value"], body["user"]["id"], body["trigger_id"])
         if refusal:
             await refuse(client, body, refusal)
 
     @app.view("pair_scorecard")
     async def scorecard_submitted(ack, body, view) -> None:
         user = body["user"]["id"]
-        scorecard, errors = await service.pair.check_scorecard(user, view)
+        scorecard, errors = await pair.check_scorecard(user, view)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        await service.pair.save_scorecard(user, view, scorecard)
+        await pair.save_scorecard(user, view, scorecard)
 
     @app.view("pair_self_rating")
     async def self_rating_submitted(ack, body, view) -> None:
-        rating, errors = await service.pair.check_self_rating(body["user"]["id"], view)
+        rating, errors = await pair.check_self_rating(body["user"]["id"], view)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        await service.pair.save_self_rating(view, rating)
+        await pair.save_self_rating(view, rating)
 
     @app.error
     async def on_error(error, body) -> None:

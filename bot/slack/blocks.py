@@ -47,7 +47,18 @@ def button_row(block_id: str, *buttons: dict) -> dict:
     return {"type": "actions", "block_id": block_id, "elements": list(buttons)}
 
 
-def controls(interview_id: str, mode: str = "solo") -> dict:
+def control_value(interview_id: str, token: str = "") -> str:
+    """A control button's value: the interview and the moment it was shown for (see control_token)."""
+    return f"{interview_id}|{token}" if token else interview_id
+
+
+def parse_control_value(value: str) -> tuple[str, str]:
+    """(interview id, the token it was shown for) from a control button's value."""
+    interview_id, _, token = (value or "").partition("|")
+    return interview_id, token
+
+
+def controls(interview_id: str, mode: str = "solo", token: str = "") -> dict:
     """The buttons: next, hint and end; in a pair interview (the interviewer's) next, pause, resume, end."""
     buttons = [
         ("Next phase", ACTION_NEXT, "primary"),
@@ -62,15 +73,19 @@ def controls(interview_id: str, mode: str = "solo") -> dict:
             ("End", ACTION_END, "danger"),
         ]
     return button_row(
-        "controls", *(button(label, action_id, interview_id, style) for label, action_id, style in buttons)
+        "controls",
+        *(
+            button(label, action_id, control_value(interview_id, token), style)
+            for label, action_id, style in buttons
+        ),
     )
 
 
-def bot_message(text: str, kind: str, interview_id: str, mode: str = "solo") -> list[dict]:
-    """Blocks of one bot message; phase openings carry the controls."""
+def bot_message(text: str, kind: str, interview_id: str, mode: str = "solo", token: str = "") -> list[dict]:
+    """Blocks of one bot message; phase openings carry the controls, for the moment `token` names."""
     blocks = [_section(text)]
     if kind == "phase" or (kind == "intro" and mode != "pair"):
-        blocks.append(controls(interview_id, mode))
+        blocks.append(controls(interview_id, mode, token))
     return blocks
 
 

@@ -159,7 +159,6 @@ class DailyService:
         self.iv = interviews
         self.client = interviews.client
         self.sessions = interviews.sessions
-        interviews.daily = self
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.iv.clock(), UTC)
@@ -395,9 +394,8 @@ class DailyService:
             return "(in this channel)"
 
 
-def register(app, service: InterviewService, subcommands: dict) -> DailyService:
+def register(app, daily: DailyService, subcommands: dict) -> None:
     """Add `/interview daily` and the prompt's two buttons to the app."""
-    daily = DailyService(service)
 
     async def daily_command(*, ack, command, respond, rest) -> None:
         await ack()
@@ -424,5 +422,3 @@ def register(app, service: InterviewService, subcommands: dict) -> DailyService:
     @app.action(ACTION_TEAM)
     async def start_team(ack, body, action, client) -> None:
         await start(ack, body, action, client, team=True)
-
-    return daily

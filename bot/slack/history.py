@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import json
 import logging
@@ -12,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 
-from bot.models import InterviewRow, RecapRow, ScorecardRow, TimerRow, TurnRow
+from bot.models import InterviewRow, RecapRow
 from bot.render import VERDICTS
 from bot.slack.blocks import _section
 from bot.slack.service import InterviewService, StartRequest
@@ -38,22 +37,6 @@ class PastInterview:
 
     row: InterviewRow
     recap: dict | None
-
-
-@dataclass(frozen=True)
-class Forgotten:
-    """What `forget me` deleted."""
-
-    interviews: int
-    messages: int
-    recaps: int
-
-    def sentence(self) -> str:
-        """E.g. "Deleted 3 interviews, 41 messages and 2 recaps"."""
-        return (
-            f"Deleted {_plural(self.interviews, 'interview')}, {_plural(self.messages, 'message')} "
-            f"and {_plural(self.recaps, 'recap')}"
-        )
 
 
 def _plural(n: int, word: str) -> str:
@@ -274,63 +257,6 @@ def home_view(
 # ---------------------------------------------------------------- forgetting a user
 
 
-async def forget_user(service: InterviewService, user: str) -> Forgotten:
-    """Delete the user's interviews with all their rows, and the user's turns in others' interviews."""
-    pending: list[tuple[str, str]] = []
-    async with service.sessions.begin() as session:
-        own = list(await session.scalars(select(InterviewRow.id).where(InterviewRow.user_id == user)))
-        pending = [
-            (t.interview_id, t.timer_id)
-            for t in await session.scalars(
-                select(TimerRow).where(TimerRow.interview_id.in_(own), TimerRow.state == "pending")
-            )
-        ]
-        own_turns = await session.scalar(
-            select(func.count()).select_from(TurnRow).where(TurnRow.interview_id.in_(own))
-        )
-        recaps = await session.scalar(
-            select(func.count()).select_from(RecapRow).where(RecapRow.interview_id.in_(own))
-        )
-        others = list(
-            await session.scalars(
-                select(TurnRow.interview_id)
-                .where(TurnRow.user_id == user, TurnRow.interview_id.not_in(own))
-                .distinct()
-            )
-        )
-        other_turns = 0
-        for interview_id in others:
-            other_turns += await _scrub_turns(service, session, interview_id, user)
-        for table in (TurnRow, RecapRow, TimerRow, ScorecardRow):
-            await session.execute(delete(table).where(table.interview_id.in_(own)))
-        await session.execute(delete(InterviewRow).where(InterviewRow.id.in_(own)))
-    for interview_id, timer_id in pending:
-        service._disarm(interview_id, timer_id)
-    return Forgotten(len(own), int(own_turns or 0) + other_turns, int(recaps or 0))
-
-
-async def _scrub_turns(service: InterviewService, session, interview_id: str, user: str) -> int:
-    """Remove the user's turns from another's interview: its rows and its stored state alike."""
-    row = await session.get(InterviewRow, interview_id)
-    count = await session.scalar(
-        select(func.count())
-        .select_from(TurnRow)
-        .where(TurnRow.interview_id == interview_id, TurnRow.user_id == user)
-    )
-    if row is None:
-        await session.execute(delete(TurnRow).where(TurnRow.interview_id == interview_id))
-        return int(count or 0)
-    interview = service.repository.rebuild(row)
-    kept = tuple(t for t in interview.turns if t.user != user)
-    # Turn rows are numbered by their place in the state, so renumber them all from the scrubbed state.
-    await session.execute(delete(TurnRow).where(TurnRow.interview_id == interview_id))
-    await session.flush()
-    await service.repository.save_in(
-        session, dataclasses.replace(interview, turns=type(interview.turns)(kept)), row.version
-    )
-    return int(count or 0)
-
-
 def forget_blocks(user: str) -> list[dict]:
     """The confirmation asked before `forget me` deletes anything."""
     return [
@@ -427,7 +353,17 @@ def register(app, service: InterviewService, subcommands: dict) -> None:
                 replace_original=False,
             )
             return
-        forgotten = await forget_user(service, user)
+        try:
+            forgotten = await service.runner.forget(user)
+        except Exception:  # noqa: BLE001 - the person always gets an answer
+            log.exception("forget me failed")
+            await respond(
+                text="I could not delete your interviews just now (the database is busy). Nothing was "
+                "changed; please try again in a minute.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
         charts.pop(user, None)
         await respond(text=forgotten.sentence() + ".", response_type="ephemeral", replace_original=True)
 

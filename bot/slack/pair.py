@@ -7,25 +7,23 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from bot.models import InterviewRow, RecapRow, ScorecardRow, TimerRow
+from bot.app.ports import Place
+from bot.app.runner import FALLBACK_TIMER
+from bot.models import InterviewRow, RecapRow, ScorecardRow
 from bot.repository import Placement
 from bot.slack import blocks as bk
 from bot.slack import pair_views as pv
 from bot.slack.service import InterviewService, StartRequest, parse_start
 from flows.engine import new_interview
-from flows.events import Start
 from flows.scoring import practice_suggestions
 
 log = logging.getLogger("interview_bot.slack.pair")
 
 EDIT_WINDOW_SECONDS = 3600
-FALLBACK_SECONDS = 24 * 3600
-FALLBACK_TIMER = "scorecard:fallback"
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 ACTION_CANCEL = "pair_cancel"
@@ -47,7 +45,6 @@ class PairService:
         self.iv = interviews
         self.client = interviews.client
         self.sessions = interviews.sessions
-        interviews.pair = self
 
     # ------------------------------------------------------------ starting and cancelling
 
@@ -83,7 +80,7 @@ class PairService:
                 channel=channel, text=text, blocks=[bk._section(text), cancel]
             )
         except SlackApiError as exc:
-            await tell(self.iv._explain(exc))
+            await tell(self.iv.explain(exc))
             return None
         interview = new_interview(
             interview_id,
@@ -103,9 +100,9 @@ class PairService:
             interviewer_id=interviewer,
             creator_id=creator,
         )
-        await self.iv.repository.add(interview, placement, minutes=request.minutes)
         await self._send_guide(interviewer, problem, request.level)
-        await self.iv._apply(interview_id, lambda iv, row, now: Start(now))
+        if await self.iv.runner.create(interview, placement, minutes=request.minutes) is None:
+            return None
         return interview_id
 
     async def _member_problem(self, user: str) -> str | None:
@@ -131,60 +128,20 @@ class PairService:
                 channel=channel, text=pv.guide_text(problem, level), blocks=chunk
             )
 
-    async def cancel(self, interview_id: str, user: str) -> str | None:
-        """Cancel a running pair interview; the interviewer, the candidate or its starter may."""
-        loaded = await self.iv.repository.load(interview_id)
-        if loaded is None:
-            return "That interview no longer exists."
-        interview, row = loaded
-        if user not in (row.interviewer_id, row.user_id, row.creator_id):
-            return "Only the interviewer, the candidate or whoever started it can cancel this interview."
-        if row.status == "ended":
-            return "This interview has already ended."
-        async with self.iv._lock(interview_id), self.sessions.begin() as session:
-            ended = replace(interview, status="ended", end_reason="cancelled")
-            await self.iv.repository.save_in(session, ended, expected_version=row.version)
-            await session.execute(
-                update(TimerRow)
-                .where(TimerRow.interview_id == interview_id, TimerRow.state == "pending")
-                .values(state="cancelled", updated_at=self.iv.clock())
-            )
-        for job in self.iv.scheduler.get_jobs():
-            if job.id.startswith(interview_id + ":"):
-                job.remove()
-        await self.client.chat_postMessage(
-            channel=row.channel, thread_ts=row.thread_ts, text=f"<@{user}> cancelled this pair interview."
-        )
-        return None
-
     # ------------------------------------------------------------ the end: scorecard
 
-    async def finished(self, row: InterviewRow, recap: dict) -> None:
-        """The interview ended: ask the interviewer for the scorecard; arm the 24-hour fallback."""
-        if row.end_reason == "cancelled":
-            return
-        button = bk.button_row("scorecard", bk.button("Open scorecard", ACTION_SCORECARD, row.id, "primary"))
+    async def finished(self, place: Place) -> None:
+        """The interview ended: ask the interviewer for the scorecard (the runner set the fallback timer)."""
+        button = bk.button_row(
+            "scorecard", bk.button("Open scorecard", ACTION_SCORECARD, place.interview_id, "primary")
+        )
         text = (
-            f"The interview is over. <@{row.interviewer_id}>, please fill in the scorecard; "
+            f"The interview is over. <@{place.interviewer}>, please fill in the scorecard; "
             "the recap follows it."
         )
         await self.client.chat_postMessage(
-            channel=row.channel, thread_ts=row.thread_ts, text=text, blocks=[bk._section(text), button]
+            channel=place.channel, thread_ts=place.thread_ts, text=text, blocks=[bk._section(text), button]
         )
-        due = self.iv.clock() + FALLBACK_SECONDS
-        async with self.sessions.begin() as session:
-            existing = await session.get(TimerRow, (row.id, FALLBACK_TIMER))
-            if existing is None:
-                session.add(
-                    TimerRow(
-                        interview_id=row.id,
-                        timer_id=FALLBACK_TIMER,
-                        due_at=due,
-                        state="pending",
-                        updated_at=self.iv.clock(),
-                    )
-                )
-        self.iv._arm(row.id, FALLBACK_TIMER, due)
 
     async def open_scorecard(self, interview_id: str, user: str, trigger_id: str) -> str | None:
         """Open the scorecard modal for the interviewer (prefilled for an edit within the hour)."""
@@ -240,12 +197,7 @@ class PairService:
                 )
             else:
                 stored.data, stored.updated_at = json.dumps(scorecard), now
-            await session.execute(
-                update(TimerRow)
-                .where(TimerRow.interview_id == interview_id, TimerRow.timer_id == FALLBACK_TIMER)
-                .values(state="cancelled", updated_at=now)
-            )
-        self.iv._disarm(interview_id, FALLBACK_TIMER)
+        await self.iv.runner.cancel_timer(interview_id, FALLBACK_TIMER)
         await self._post_merged(row, card)
 
     async def _post_merged(self, row: InterviewRow, previous: ScorecardRow | None) -> None:
@@ -333,32 +285,12 @@ class PairService:
 
     # ------------------------------------------------------------ 24-hour fallback
 
-    async def fallback(self, interview_id: str) -> None:
+    async def fallback(self, place: Place, recap: dict) -> None:
         """No scorecard 24 hours after the end: the candidate gets the automatic recap, marked as such."""
-        async with self.sessions.begin() as session:
-            timer = await session.get(TimerRow, (interview_id, FALLBACK_TIMER))
-            if timer is None or timer.state != "pending":
-                return
-            if timer.due_at > self.iv.clock() + 1.0:  # early: re-arm at the true time
-                self.iv._arm(interview_id, FALLBACK_TIMER, timer.due_at)
-                return
-            claimed = await session.execute(
-                update(TimerRow)
-                .where(
-                    TimerRow.interview_id == interview_id,
-                    TimerRow.timer_id == FALLBACK_TIMER,
-                    TimerRow.state == "pending",
-                )
-                .values(state="fired", updated_at=self.iv.clock())
-            )
-            if claimed.rowcount != 1:
-                return
-        row, card = await self._row_and_card(interview_id)
-        if row is None or card is not None:
-            return
-        recap = await self._auto_recap(interview_id)
-        blocks = pv.merged_recap_blocks(recap, None, row.interviewer_id, row.user_id, automatic_only=True)
-        dm = await self.client.conversations_open(users=row.user_id)
+        if (await self._row_and_card(place.interview_id))[1] is not None:
+            return  # the scorecard came after all
+        blocks = pv.merged_recap_blocks(recap, None, place.interviewer, place.candidate, automatic_only=True)
+        dm = await self.client.conversations_open(users=place.candidate)
         for chunk in bk.split_messages(blocks):
             await self.client.chat_postMessage(
                 channel=dm["channel"]["id"],

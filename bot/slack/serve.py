@@ -26,11 +26,16 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.outbox import OutboxSender
+from bot.app.runner import InterviewRunner
+from bot.app.timers import SchedulerTimers
 from bot.db import open_database, ping
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
+from bot.slack.daily import DailyService
 from bot.slack.pair import PairService
 from bot.slack.service import InterviewService
+from bot.slack.surface import SlackSurface
 from problems import load_bank
 
 log = logging.getLogger("interview_bot.serve")
@@ -72,14 +77,22 @@ class Bot:
     http: aiohttp.ClientSession
     client: AsyncWebClient
     scheduler: AsyncIOScheduler
+    runner: InterviewRunner
+    outbox: OutboxSender
     service: InterviewService
+    pair: PairService
+    daily: DailyService
     app: AsyncApp
 
     async def close(self) -> None:
-        """Stop timers, let work in flight finish, then close the HTTP session and the database."""
+        """Stop timers, let work in flight finish, then close the HTTP session and the database.
+
+        What is stored but not yet applied or sent stays in the inbox and outbox for the next start.
+        """
         self.scheduler.shutdown(wait=False)
-        if not await self.service.drain():
+        if not await self.runner.stop():
             log.warning("closing with work still in flight")
+        await self.outbox.stop()
         await self.http.close()
         await self.engine.dispose()
 
@@ -99,14 +112,24 @@ def web_client(settings: Settings, session: aiohttp.ClientSession, token: str) -
 
 
 async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) -> Bot:
-    """Open the database, build the client, scheduler, services and app, and re-arm open timers."""
+    """The composition root: database, client, scheduler, runner, surfaces, plugins and app.
+
+    Then what a previous run left: timers re-armed, inbox rows applied, outbox rows sent.
+    """
     engine, sessions = await open_database(settings.database_url)
     http = aiohttp.ClientSession()
     client = web_client(settings, http, settings.slack_bot_token)
     scheduler = AsyncIOScheduler()
-    service = InterviewService(client, sessions, load_bank(), scheduler, pace=settings.pace, clock=clock)
-    PairService(service)
-    app = build_app(settings, client, service)
+    surface = SlackSurface(client)
+    outbox = OutboxSender(sessions, {"slack": surface}, clock=clock)
+    timers = SchedulerTimers(scheduler, clock=clock)
+    runner = InterviewRunner(sessions, load_bank(), timers, outbox, clock=clock)
+    timers.fire = runner.fire
+    service = InterviewService(client, runner, scheduler, pace=settings.pace, clock=clock)
+    pair = PairService(service)
+    surface.pair = pair
+    daily = DailyService(service)
+    app = build_app(settings, client, service, pair, daily)
     try:
         auth = await client.auth_test()
         service.bot_user_id = auth.get("user_id", "")
@@ -117,10 +140,12 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
             f"Slack rejected the bot token or is unreachable: {exc.__class__.__name__}"
         ) from None
     scheduler.start()
-    counts = await service.rearm()
-    caught_up = await service.daily.rearm()
+    counts = await runner.rearm()
+    caught_up = await daily.rearm()
+    outbox.start()
+    runner.start()
     log.info("re-armed timers: %s; daily posts caught up: %d", counts, caught_up)
-    return Bot(settings, engine, http, client, scheduler, service, app)
+    return Bot(settings, engine, http, client, scheduler, runner, outbox, service, pair, daily, app)
 
 
 def http_app(bot: Bot) -> web.Application:

@@ -1,0 +1,1 @@
+"""The platform-neutral interview runner: the one write path, its inbox, outbox and timers."""

@@ -1,0 +1,256 @@
+"""The outbox sender: delivers what the runner decided, in order per interview, until it arrives.
+
+Rows are written in the same transaction as the step that decided them, so nothing decided is
+lost; the sender claims a row with a lease before sending it, marks it sent after, and retries
+with backoff while the surface is down or rate-limited. A row whose sender died mid-send (its
+lease ran out) is checked with the surface before it is sent again, where the surface can tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.app.ports import Clock, DeliveryFailed, Place, Surface
+from bot.models import OutboxRow
+
+log = logging.getLogger("interview_bot.outbox")
+
+LEASE_SECONDS = 15.0
+FIRST_RETRY_SECONDS = 0.25
+MAX_RETRY_SECONDS = 5.0
+POLL_SECONDS = 1.0
+BATCH = 20  # rows leased at once per lane: one transaction to claim them, one to mark them sent  # rows written by another process are picked up at least this often
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before attempt `attempts + 1`: doubling from FIRST_RETRY_SECONDS, capped."""
+    delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    return max(delay, retry_after or 0.0)
+
+
+class OutboxSender:
+    """Delivers outbox rows through the surface each names; one lane (task) per interview."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker,
+        surfaces: dict[str, Surface],
+        clock: Clock = time.time,
+    ) -> None:
+        self.sessions = sessions
+        self.surfaces = surfaces
+        self.clock = clock
+        self._lanes: dict[str, asyncio.Task] = {}
+        self._dirty: set[str] = set()  # lanes kicked since their last look at the table
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------ running
+
+    def start(self) -> None:
+        """Start the background loop (it also resends what a previous run left unsent)."""
+        if self._loop_task is None:
+            self._stopping = False
+            self._loop_task = asyncio.create_task(self._loop(), name="outbox")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop; let lanes mid-send finish (a row left unsent is sent on the next start)."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        lanes = list(self._lanes.values())
+        if lanes:
+            _, pending = await asyncio.wait(lanes, timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+    def kick(self, interview_id: str | None = None) -> None:
+        """New rows were committed: start their lane now rather than at the next poll."""
+        if self._stopping:
+            return
+        if interview_id is None:
+            self._wake.set()
+        else:
+            self._dirty.add(interview_id)
+            self._lane(interview_id)
+
+    async def flush(self, interview_id: str) -> None:
+        """Deliver what is deliverable for one interview now (a row waiting on a retry stays)."""
+        self._dirty.add(interview_id)  # the lane looks again even if it is mid-batch now
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self._lane(interview_id))
+
+    def _lane(self, interview_id: str) -> asyncio.Task:
+        task = self._lanes.get(interview_id)
+        if task is None or task.done():
+            task = asyncio.create_task(self._run_lane(interview_id), name=f"outbox:{interview_id}")
+            self._lanes[interview_id] = task
+            task.add_done_callback(lambda t, i=interview_id: self._forget_lane(i, t))
+        return task
+
+    def _forget_lane(self, interview_id: str, task: asyncio.Task) -> None:
+        if self._lanes.get(interview_id) is task:
+            del self._lanes[interview_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox lane for %s failed: %r", interview_id, task.exception())
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            wait = POLL_SECONDS
+            try:
+                wait = min(wait, await self._start_due_lanes())
+            except OperationalError as exc:  # a busy database: look again shortly
+                log.warning("outbox poll failed: %s", exc.__class__.__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.01, wait))
+
+    async def _start_due_lanes(self) -> float:
+        """Start a lane for every interview whose oldest unsent row is due; seconds to the next due."""
+        now = self.clock()
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        OutboxRow.interview_id, OutboxRow.state, OutboxRow.not_before, OutboxRow.lease_until
+                    )
+                    .where(OutboxRow.state.in_(("pending", "sending")), OutboxRow.surface.in_(list(self.surfaces)))
+                    .order_by(OutboxRow.id)
+                )
+            ).all()
+        heads: dict[str, tuple] = {}
+        for interview_id, state, not_before, lease_until in rows:
+            heads.setdefault(interview_id, (state, not_before, lease_until))
+        soonest = POLL_SECONDS
+        for interview_id, (state, not_before, lease_until) in heads.items():
+            due = lease_until if state == "sending" else not_before
+            if due <= now:
+                self._lane(interview_id)
+            else:
+                soonest = min(soonest, due - now)
+        return soonest
+
+    # ------------------------------------------------------------ one lane
+
+    async def _run_lane(self, interview_id: str) -> None:
+        while not self._stopping:
+            self._dirty.discard(interview_id)
+            claimed = await self._claim_batch(interview_id)
+            if not claimed:
+                if interview_id in self._dirty:
+                    continue  # kicked while it looked: look again
+                return
+            sent: list[int] = []
+            go_on = True
+            for row, uncertain in claimed:
+                outcome = await self._deliver(row, uncertain) if go_on else None
+                if outcome is True:
+                    sent.append(row.id)
+                elif outcome is None:  # not tried: back in the queue as it was
+                    await self._settle([row.id], "pending", not_before=row.not_before)
+                else:
+                    go_on = outcome == "next"
+            await self._settle(sent, "sent")
+            if not go_on:
+                return  # waiting on a retry: the loop starts the lane again when it is due
+
+    async def _claim_batch(self, interview_id: str) -> list[tuple[OutboxRow, bool]]:
+        """The lane's oldest unsent rows that are due, leased to this sender (one transaction)."""
+        now = self.clock()
+        claimed: list[tuple[OutboxRow, bool]] = []
+        async with self.sessions.begin() as session:
+            rows = await session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.interview_id == interview_id, OutboxRow.state.in_(("pending", "sending")))
+                .order_by(OutboxRow.id)
+                .limit(BATCH)
+            )
+            for row in rows:
+                uncertain = row.state == "sending"
+                if (row.lease_until if uncertain else row.not_before) > now:
+                    break  # in order: nothing after a row that is not due yet
+                result = await session.execute(
+                    update(OutboxRow)
+                    .where(
+                        OutboxRow.id == row.id,
+                        OutboxRow.state == row.state,
+                        OutboxRow.lease_until == row.lease_until,
+                    )
+                    .values(state="sending", lease_until=now + LEASE_SECONDS, attempts=OutboxRow.attempts + 1)
+                )
+                if result.rowcount != 1:
+                    break  # another sender took it
+                row.attempts += 1
+                claimed.append((row, uncertain))
+        return claimed
+
+    async def _deliver(self, row: OutboxRow, uncertain: bool) -> bool | str:
+        """Send one row: True if sent; "next" if it failed for good (the lane goes on); "wait" to retry."""
+        data = json.loads(row.data)
+        place = Place(**data["place"])
+        surface = self.surfaces.get(place.surface)
+        if surface is None:
+            await self._settle([row.id], "failed", error=f"no surface {place.surface}")
+            return "next"
+        ref = str(row.id)
+        try:
+            if uncertain and await surface.delivered(place, ref):
+                return True
+            await self._send(surface, place, row.kind, data, ref)
+        except DeliveryFailed as exc:
+            if exc.retryable:
+                delay = retry_delay(row.attempts, exc.retry_after)
+                log.info("delivery of %s %s deferred %.2fs: %s", row.kind, row.id, delay, exc.reason)
+                await self._settle([row.id], "pending", not_before=self.clock() + delay, error=exc.reason)
+                return "wait"
+            log.warning("delivery of %s %s refused: %s", row.kind, row.id, exc.reason)
+            await self._settle([row.id], "failed", error=exc.reason)
+            return "next"
+        except Exception as exc:  # noqa: BLE001 - a bug in one message must not stop the lane
+            log.exception("delivery of %s %s failed", row.kind, row.id)
+            await self._settle([row.id], "failed", error=exc.__class__.__name__)
+            return "next"
+        return True
+
+    @staticmethod
+    async def _send(surface: Surface, place: Place, kind: str, data: dict, ref: str) -> None:
+        if kind == "say":
+            await surface.say(place, data["text"], data.get("kind", ""), data.get("token", ""), ref)
+        elif kind == "nudge":
+            await surface.nudge(place, data["text"])
+        elif kind == "tell":
+            await surface.tell(place, data["user"], data["text"])
+        elif kind in ("recap", "chart", "fallback"):
+            await surface.finish(place, data.get("recap") or {}, kind)
+        else:
+            raise DeliveryFailed(f"unknown outbox kind {kind}", retryable=False)
+
+    async def _settle(self, row_ids: list[int], state: str, not_before: float = 0.0, error: str = "") -> None:
+        if not row_ids:
+            return
+        values: dict = {"state": state, "lease_until": 0.0, "error": error[:64]}
+        if state == "sent":
+            values.update(sent_at=self.clock(), data="{}")  # the text lives in the turns; keep no copy
+        elif state == "pending":
+            values["not_before"] = not_before
+        for attempt in range(20):
+            try:
+                async with self.sessions.begin() as session:
+                    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(row_ids)).values(**values))
+                return
+            except OperationalError:
+                await asyncio.sleep(0.05 * (attempt + 1))
+        log.error("could not record outbox rows %s as %s", row_ids, state)

@@ -1,0 +1,673 @@
+"""The interview runner: the only code that writes interview, turn, timer and recap rows.
+
+Every surface (a Slack thread, a terminal) hands it events; it loads the interview, steps the
+engine, and stores the new state, its timers, its recap and what to say (the outbox) in one
+transaction. Nothing is said before it is stored, and nothing stored is left unsaid: the outbox
+sender delivers it. What people send over Slack arrives through the inbox, stored before Slack
+is acknowledged, and is applied here in order per thread, again after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app.forget import Forgotten, forget_in
+from bot.app.outbox import OutboxSender
+from bot.app.ports import Clock, Place, Timers
+from bot.models import InboxRow, InterviewRow, OutboxRow, RecapRow, TimerRow, TurnRow
+from bot.repository import InterviewRepository, Placement, StaleInterview
+from flows.engine import Interview, control_token, step
+from flows.events import (
+    Answer,
+    Cancel,
+    CancelTimer,
+    Control,
+    Edit,
+    Effect,
+    Event,
+    Finish,
+    Nudge,
+    Say,
+    ScheduleTimer,
+    Start,
+    Tell,
+    TimerFired,
+)
+from flows.framework import parse_control
+from flows.problem import Problem
+
+log = logging.getLogger("interview_bot.runner")
+
+SAVE_ATTEMPTS = 12
+# A warning more than this many seconds late (the bot was down) is dropped: never late by over a second.
+LATE_TOLERANCE = 1.0
+FALLBACK_TIMER = "scorecard:fallback"
+FALLBACK_SECONDS = 24 * 3600
+INBOX_POLL_SECONDS = 1.0
+INBOX_BATCH = 100
+
+CANCEL_REFUSAL = "Only the interviewer, the candidate or whoever started it can cancel this interview."
+
+MakeEvent = Callable[[Interview, InterviewRow, float], Event | Tell | None]
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """Something a person sent: stored as an inbox row before it is acknowledged."""
+
+    key: str  # the Slack event id or the request's trigger id: unique, so a retry is a no-op
+    kind: str  # message, edit, control, or a kind a surface registered a handler for
+    channel: str = ""
+    thread_ts: str = ""
+    user: str = ""
+    ts: str = ""  # when it was sent (wall-clock seconds, as Slack's ts)
+    text: str = ""
+    data: dict = field(default_factory=dict)
+
+
+def place_of(row: InterviewRow) -> Place:
+    """Where a stored interview runs."""
+    return Place(
+        surface=row.surface,
+        interview_id=row.id,
+        channel=row.channel or "",
+        thread_ts=row.thread_ts or "",
+        mode=row.mode,
+        team=bool(row.team),
+        candidate=row.user_id or "",
+        interviewer=row.interviewer_id or "",
+    )
+
+
+def role_of(row: InterviewRow, user: str, word: str | None) -> tuple[str, str | None]:
+    """How a message by `user` counts: (role, control word) with role '' for one that does not count."""
+    if row.mode == "pair":
+        if user not in (row.user_id, row.interviewer_id):
+            return "", None
+        role = "interviewer" if user == row.interviewer_id else "candidate"
+        if word and word != "time" and role == "candidate":
+            return "", None  # phase control belongs to the interviewer
+        return role, word
+    if row.team or user == row.user_id:
+        return "candidate", word  # in a team interview everyone answers and anyone's control counts
+    return "comment", None  # a teammate talking in a solo interview: kept, not scored
+
+
+def control_refusal(row: InterviewRow, user: str) -> str | None:
+    """Why `user` may not press this interview's controls, or None."""
+    if row.mode == "pair" and user != row.interviewer_id:
+        return "Only the interviewer can do that."
+    if row.mode != "pair" and not row.team and user != row.user_id:
+        return "Only the candidate can do that."
+    return None
+
+
+class InterviewRunner:
+    """Steps interviews for every surface: inbox in, one transaction per step, outbox out."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker,
+        bank: dict[str, Problem],
+        timers: Timers,
+        outbox: OutboxSender,
+        clock: Clock = time.time,
+    ) -> None:
+        self.sessions = sessions
+        self.bank = bank
+        self.repository = InterviewRepository(sessions, bank)
+        self.timers = timers
+        self.outbox = outbox
+        self.clock = clock
+        # Surfaces add handlers for inbox kinds the runner does not know (a Slack mention that starts).
+        self.handlers: dict[str, Callable[[InboxItem], Awaitable[None]]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._lanes: dict[str, asyncio.Task] = {}
+        self._poll: asyncio.Task | None = None
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Apply what a previous run stored but did not apply, and keep watching the inbox."""
+        if self._poll is None:
+            self._poll = asyncio.create_task(self._poll_inbox(), name="inbox")
+
+    async def stop(self, timeout: float = 10.0) -> bool:
+        """Stop taking new inbox work and wait for work in flight; False on timeout."""
+        if self._poll is not None:
+            self._poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll
+            self._poll = None
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    @contextlib.contextmanager
+    def _busy(self):
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
+
+    def _lock(self, interview_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(interview_id, asyncio.Lock())
+
+    # ------------------------------------------------------------ the inbox
+
+    async def submit(self, item: InboxItem) -> bool:
+        """Store what a person sent (this is the claim on its key); False if it was stored before."""
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                async with self.sessions.begin() as session:
+                    session.add(self._inbox_row(item))
+                break
+            except IntegrityError:
+                return False
+            except OperationalError:  # briefly locked: the caller has not acknowledged yet, so wait
+                await asyncio.sleep(0.02 * (attempt + 1))
+        else:
+            raise RuntimeError("the database stayed locked while storing an inbox item")
+        if item.kind != "seen":
+            self.kick(item.channel, item.thread_ts)
+        return True
+
+    def _inbox_row(self, item: InboxItem) -> InboxRow:
+        return InboxRow(
+            key=item.key[:160],
+            kind=item.kind,
+            channel=item.channel,
+            thread_ts=item.thread_ts,
+            user_id=item.user,
+            ts=item.ts,
+            text=item.text,
+            data=json.dumps(item.data),
+            state="applied" if item.kind == "seen" else "pending",
+            received_at=self.clock(),
+        )
+
+    def kick(self, channel: str, thread_ts: str) -> None:
+        """Apply the pending inbox rows of one thread (in order), starting now."""
+        lane = f"{channel}|{thread_ts}"
+        task = self._lanes.get(lane)
+        if task is None or task.done():
+            task = asyncio.create_task(self._run_lane(channel, thread_ts), name=f"inbox:{lane}")
+            self._lanes[lane] = task
+            task.add_done_callback(lambda t, k=lane: self._lane_done(k, t))
+
+    def _lane_done(self, lane: str, task: asyncio.Task) -> None:
+        if self._lanes.get(lane) is task:
+            del self._lanes[lane]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("inbox lane failed: %r", task.exception())
+
+    async def flush(self, channel: str, thread_ts: str) -> None:
+        """Apply the pending inbox rows of one thread before returning."""
+        for _ in range(2):  # a lane that made its last look before our row was stored: run it again
+            self.kick(channel, thread_ts)
+            task = self._lanes.get(f"{channel}|{thread_ts}")
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(task)
+
+    async def settle_inbox(self) -> None:
+        """Apply every pending inbox row now (start-up recovery, and tests)."""
+        for _ in range(3):
+            lanes = await self._pending_lanes()
+            for channel, thread_ts in lanes:
+                self.kick(channel, thread_ts)
+            running = list(self._lanes.values())
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            if not lanes:
+                return
+
+    async def _pending_lanes(self) -> list[tuple[str, str]]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(InboxRow.channel, InboxRow.thread_ts).where(InboxRow.state == "pending").distinct()
+            )
+            return [(c, t) for c, t in rows.all()]
+
+    async def _poll_inbox(self) -> None:
+        while True:
+            try:
+                for channel, thread_ts in await self._pending_lanes():
+                    self.kick(channel, thread_ts)
+            except OperationalError as exc:
+                log.warning("inbox poll failed: %s", exc.__class__.__name__)
+            await asyncio.sleep(INBOX_POLL_SECONDS)
+
+    async def _run_lane(self, channel: str, thread_ts: str) -> None:
+        while True:
+            async with self.sessions() as session:
+                rows = list(
+                    await session.scalars(
+                        select(InboxRow)
+                        .where(
+                            InboxRow.state == "pending",
+                            InboxRow.channel == channel,
+                            InboxRow.thread_ts == thread_ts,
+                        )
+                        .order_by(InboxRow.id)
+                        .limit(INBOX_BATCH)
+                    )
+                )
+            if not rows:
+                return
+            for row in rows:
+                with self._busy():
+                    await self._take(row)
+
+    async def _take(self, row: InboxRow) -> None:
+        item = InboxItem(
+            row.key, row.kind, row.channel, row.thread_ts, row.user_id, row.ts, row.text, json.loads(row.data)
+        )
+        try:
+            if item.kind in ("message", "edit", "control"):
+                interview = await self._interview_for(item)
+                if interview is None:
+                    await self._settle_inbox(row.id, "dropped")
+                    return
+                await self.apply(interview.id, self._event_for(item), inbox_id=row.id)
+                return
+            handler = self.handlers.get(item.kind)
+            if handler is not None:
+                await handler(item)
+            await self._settle_inbox(row.id, "applied" if handler else "dropped")
+        except Exception:
+            # One bad item must not hold up its thread; it is kept (state failed) for a look.
+            log.exception("could not apply inbox item %s (%s)", row.id, row.kind)
+            await self._settle_inbox(row.id, "failed", keep_text=True)
+
+    async def _interview_for(self, item: InboxItem) -> InterviewRow | None:
+        async with self.sessions() as session:
+            if item.kind == "control":
+                return await session.get(InterviewRow, item.data.get("interview_id", ""))
+            return await session.scalar(
+                select(InterviewRow).where(
+                    InterviewRow.channel == item.channel,
+                    InterviewRow.thread_ts == item.thread_ts,
+                    InterviewRow.status != "ended",
+                )
+            )
+
+    def _event_for(self, item: InboxItem) -> MakeEvent:
+        """The engine event an inbox item is, decided against the row it is applied to."""
+
+        def make(iv: Interview, row: InterviewRow, now: float) -> Event | Tell | None:
+            if item.kind == "control" and item.data.get("word") == "cancel":
+                if item.user not in (row.interviewer_id, row.user_id, row.creator_id):
+                    return Tell(item.user, CANCEL_REFUSAL)
+                return Cancel(now, by=item.data.get("by", ""), user=item.user)
+            if item.kind == "control":
+                refusal = control_refusal(row, item.user)
+                if refusal:
+                    return Tell(item.user, refusal)
+                return Control(now, item.data["word"], item.user, shown_for=item.data.get("shown_for", ""))
+            if item.kind == "edit":
+                if row.mode == "pair" and item.user not in (row.user_id, row.interviewer_id):
+                    return None
+                return Edit(now, item.ts, item.text)
+            role, word = role_of(row, item.user, parse_control(item.text))
+            if not role:
+                return None
+            if word:
+                return Control(now, word, item.user)
+            return Answer(
+                self._at(row, float(item.ts)), item.text, message_id=item.ts, user=item.user, role=role
+            )
+
+        return make
+
+    async def _settle_inbox(self, inbox_id: int, state: str, keep_text: bool = False) -> None:
+        values = {"state": state} if keep_text else {"state": state, "text": ""}
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                async with self.sessions.begin() as session:
+                    await session.execute(update(InboxRow).where(InboxRow.id == inbox_id).values(**values))
+                return
+            except OperationalError:
+                await asyncio.sleep(0.02 * (attempt + 1))
+
+    # ------------------------------------------------------------ starting
+
+    async def create(
+        self, interview: Interview, placement: Placement, minutes: float | None = None
+    ) -> Interview | None:
+        """Store a new interview, already started, with its first messages; None if its thread has one."""
+        at = (self.clock() - placement.clock_origin) * placement.pace
+        after, effects = step(interview, Start(at))
+        with self._busy():
+            for attempt in range(SAVE_ATTEMPTS):
+                try:
+                    async with self.sessions.begin() as session:
+                        await self.repository.add_in(session, after, placement, minutes)
+                        row = await session.get(InterviewRow, after.id)
+                        effects = await self._record(session, row, after, effects)
+                    break
+                except IntegrityError:
+                    return None
+                except OperationalError:
+                    await asyncio.sleep(0.02 * (attempt + 1))
+            else:
+                return None
+            self._after_commit(row, effects)
+        return after
+
+    # ------------------------------------------------------------ the one write path
+
+    def _at(self, row: InterviewRow, wall: float) -> float:
+        """Interview-clock seconds for a wall-clock time."""
+        return (wall - row.clock_origin) * row.pace
+
+    def _wall(self, row: InterviewRow, at: float) -> float:
+        return row.clock_origin + at / row.pace
+
+    async def apply(
+        self,
+        interview_id: str,
+        make_event: MakeEvent,
+        claim: str | None = None,
+        inbox_id: int | None = None,
+    ) -> Interview | None:
+        """Load, step and store (state, turns, timers, recap, outbox, inbox mark) in one transaction.
+
+        `claim`: a timer that must still be pending (it is marked fired); `inbox_id`: the inbox row
+        this applies (marked applied). Either already taken -> nothing happens. Returns the new state.
+        """
+        with self._busy():
+            async with self._lock(interview_id):
+                for attempt in range(SAVE_ATTEMPTS):
+                    try:
+                        done = await self._apply_once(interview_id, make_event, claim, inbox_id)
+                        break
+                    except StaleInterview:
+                        await asyncio.sleep(0.01)  # another process saved first: reload and step again
+                    except OperationalError:
+                        await asyncio.sleep(0.02 * (attempt + 1))  # briefly locked: try again
+                else:
+                    log.warning("gave up saving interview %s after %d attempts", interview_id, SAVE_ATTEMPTS)
+                    return None
+            if done is None:
+                return None
+            row, after, effects = done
+            self._after_commit(row, effects)
+            return after
+
+    async def _apply_once(
+        self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
+    ) -> tuple[InterviewRow, Interview, list[Effect]] | None:
+        async with self.sessions.begin() as session:
+            # Write first: it takes the write lock (SQLite) or the row lock (PostgreSQL) for the
+            # whole step, so the state read below is the one this transaction replaces.
+            locked = await session.execute(
+                update(InterviewRow)
+                .where(InterviewRow.id == interview_id)
+                .values(version=InterviewRow.version)
+                .execution_options(synchronize_session=False)
+            )
+            if inbox_id is not None and not await self._take_inbox(session, inbox_id):
+                return None
+            if locked.rowcount != 1:
+                return None  # forgotten meanwhile
+            if claim is not None and not await self._claim_timer(session, interview_id, claim):
+                return None
+            row = await session.get(InterviewRow, interview_id, populate_existing=True)
+            interview = self.repository.rebuild(row)
+            event = make_event(interview, row, self._at(row, self.clock()))
+            if event is None:
+                return None
+            if isinstance(event, Tell):
+                after, effects = interview, [event]
+            else:
+                after, effects = step(interview, event)
+            if after == interview and not effects:
+                return None
+            if after != interview:
+                await self.repository.save_in(session, after, expected_version=row.version)
+            return row, after, await self._record(session, row, after, effects)
+
+    async def _take_inbox(self, session: AsyncSession, inbox_id: int) -> bool:
+        result = await session.execute(
+            update(InboxRow)
+            .where(InboxRow.id == inbox_id, InboxRow.state == "pending")
+            .values(state="applied", text="")
+        )
+        return result.rowcount == 1
+
+    async def _claim_timer(self, session: AsyncSession, interview_id: str, timer_id: str) -> bool:
+        """Mark a pending timer fired; only one process (or retried job) wins."""
+        result = await session.execute(
+            update(TimerRow)
+            .where(
+                and_(
+                    TimerRow.interview_id == interview_id,
+                    TimerRow.timer_id == timer_id,
+                    TimerRow.state == "pending",
+                )
+            )
+            .values(state="fired", updated_at=self.clock())
+        )
+        return result.rowcount == 1
+
+    async def _record(
+        self, session: AsyncSession, row: InterviewRow, after: Interview, effects: list[Effect]
+    ) -> list[Effect]:
+        """The timers, recap and outbox rows of a step, in the step's transaction; the effects to arm."""
+        extra: list[Effect] = []
+        now = self.clock()
+        place = place_of(row).to_dict()
+        token = control_token(after)
+
+        def say(outbox_kind: str, **data) -> None:
+            session.add(
+                OutboxRow(
+                    interview_id=row.id,
+                    surface=row.surface,
+                    kind=outbox_kind,
+                    data=json.dumps({"place": place, **data}),
+                    state="pending",
+                    created_at=now,
+                )
+            )
+
+        for effect in effects:
+            if isinstance(effect, ScheduleTimer):
+                await self._upsert_timer(session, row.id, effect.timer_id, self._wall(row, effect.due_at))
+            elif isinstance(effect, CancelTimer):
+                await self._cancel_timer(session, row.id, effect.timer_id)
+            elif isinstance(effect, Say):
+                say("say", text=effect.text, kind=effect.kind, phase=effect.phase, token=token)
+            elif isinstance(effect, Nudge):
+                say("nudge", text=effect.text, phase=effect.phase)
+            elif isinstance(effect, Tell):
+                say("tell", user=effect.user, text=effect.text)
+            elif isinstance(effect, Finish):
+                await session.merge(
+                    RecapRow(
+                        interview_id=row.id,
+                        overall=int(effect.recap["overall"]),
+                        verdict=effect.recap["verdict"],
+                        data=json.dumps(effect.recap),
+                        created_at=datetime.now(UTC),
+                    )
+                )
+                say("recap", recap=effect.recap)
+                say("chart", recap=effect.recap)
+                if row.mode == "pair":  # the automatic recap goes to the candidate if no scorecard comes
+                    due = now + FALLBACK_SECONDS  # a wall-clock day, whatever the interview's pace
+                    await self._upsert_timer(session, row.id, FALLBACK_TIMER, due)
+                    extra.append(ScheduleTimer(FALLBACK_TIMER, self._at(row, due)))
+        await session.flush()
+        return effects + extra
+
+    async def _upsert_timer(
+        self, session: AsyncSession, interview_id: str, timer_id: str, due: float
+    ) -> None:
+        existing = await session.get(TimerRow, (interview_id, timer_id))
+        if existing is None:
+            session.add(
+                TimerRow(
+                    interview_id=interview_id,
+                    timer_id=timer_id,
+                    due_at=due,
+                    state="pending",
+                    updated_at=self.clock(),
+                )
+            )
+        else:
+            existing.due_at, existing.state, existing.updated_at = due, "pending", self.clock()
+
+    async def _cancel_timer(self, session: AsyncSession, interview_id: str, timer_id: str) -> None:
+        await session.execute(
+            update(TimerRow)
+            .where(
+                TimerRow.interview_id == interview_id,
+                TimerRow.timer_id == timer_id,
+                TimerRow.state == "pending",
+            )
+            .values(state="cancelled", updated_at=self.clock())
+        )
+
+    def _after_commit(self, row: InterviewRow, effects: list[Effect]) -> None:
+        """Arm and disarm wake-ups for the stored timers, and start delivering what was said."""
+        for effect in effects:
+            if isinstance(effect, ScheduleTimer):
+                self.timers.arm(row.id, effect.timer_id, self._wall(row, effect.due_at))
+            elif isinstance(effect, CancelTimer):
+                self.timers.disarm(row.id, effect.timer_id)
+        self.outbox.kick(row.id)
+
+    # ------------------------------------------------------------ forgetting a person
+
+    async def forget(self, user: str) -> Forgotten:
+        """Remove everything of `user` (see bot.app.forget), under the locks of the interviews it
+        touches and retried while they are busy; raises RuntimeError if it never got through."""
+        with self._busy():
+            for attempt in range(SAVE_ATTEMPTS):
+                async with self.sessions() as session:
+                    ids = set(
+                        await session.scalars(
+                            select(InterviewRow.id).where(
+                                or_(
+                                    InterviewRow.user_id == user,
+                                    InterviewRow.interviewer_id == user,
+                                    InterviewRow.creator_id == user,
+                                )
+                            )
+                        )
+                    )
+                    ids |= set(
+                        await session.scalars(select(TurnRow.interview_id).where(TurnRow.user_id == user))
+                    )
+                async with contextlib.AsyncExitStack() as stack:
+                    for interview_id in sorted(ids):  # one order everywhere: no deadlock between two forgets
+                        await stack.enter_async_context(self._lock(interview_id))
+                    try:
+                        async with self.sessions.begin() as session:
+                            forgotten, dropped = await forget_in(session, self.repository, user)
+                    except (StaleInterview, OperationalError):
+                        await asyncio.sleep(0.02 * (attempt + 1))
+                        continue
+                for interview_id, timer_id in dropped:
+                    self.timers.disarm(interview_id, timer_id)
+                return forgotten
+        raise RuntimeError(f"could not forget a user after {SAVE_ATTEMPTS} attempts")
+
+    # ------------------------------------------------------------ timers
+
+    async def fire(self, interview_id: str, timer_id: str) -> Interview | None:
+        """A wake-up came due: claim its timer row and step the engine (or send the pair fallback)."""
+        if timer_id == FALLBACK_TIMER:
+            await self._fallback(interview_id)
+            return None
+        return await self.apply(interview_id, lambda iv, row, now: TimerFired(now, timer_id), claim=timer_id)
+
+    async def _fallback(self, interview_id: str) -> None:
+        """No scorecard a day after a pair interview ended: the automatic recap goes to the candidate."""
+        with self._busy():
+            async with self.sessions.begin() as session:
+                timer = await session.get(TimerRow, (interview_id, FALLBACK_TIMER))
+                if timer is None or timer.state != "pending":
+                    return
+                if timer.due_at > self.clock() + LATE_TOLERANCE:  # early: wake at the true time
+                    self.timers.arm(interview_id, FALLBACK_TIMER, timer.due_at)
+                    return
+                if not await self._claim_timer(session, interview_id, FALLBACK_TIMER):
+                    return
+                row = await session.get(InterviewRow, interview_id)
+                recap = await session.get(RecapRow, interview_id)
+                if row is None or recap is None:
+                    return
+                session.add(
+                    OutboxRow(
+                        interview_id=interview_id,
+                        surface=row.surface,
+                        kind="fallback",
+                        data=json.dumps({"place": place_of(row).to_dict(), "recap": json.loads(recap.data)}),
+                        state="pending",
+                        created_at=self.clock(),
+                    )
+                )
+            self.outbox.kick(interview_id)
+
+    async def cancel_timer(self, interview_id: str, timer_id: str) -> None:
+        """Drop a pending timer (the scorecard arrived, so no fallback)."""
+        async with self.sessions.begin() as session:
+            await self._cancel_timer(session, interview_id, timer_id)
+        self.timers.disarm(interview_id, timer_id)
+
+    async def rearm(self) -> dict[str, int]:
+        """On start-up: arm every pending timer of every open interview at its true remaining time.
+
+        A warning whose moment passed while the bot was down is dropped, not posted late; an
+        auto-advance or idle close that is due fires now, so the phase moves on if it should have.
+        """
+        now = self.clock()
+        counts = {"armed": 0, "missed": 0, "due_now": 0}
+        async with self.sessions.begin() as session:
+            rows = (
+                await session.execute(
+                    select(TimerRow)
+                    .join(InterviewRow, InterviewRow.id == TimerRow.interview_id)
+                    .where(
+                        TimerRow.state == "pending",
+                        InterviewRow.surface.in_(list(self.outbox.surfaces)),  # a terminal runs its own
+                        (InterviewRow.status != "ended") | (TimerRow.timer_id == FALLBACK_TIMER),
+                    )
+                )
+            ).scalars()
+            for t in rows:
+                late = now - t.due_at
+                kind = t.timer_id.rpartition(":")[2]
+                if late > LATE_TOLERANCE and kind in ("warning", "time_up", "checkpoint"):
+                    t.state, t.updated_at = "missed", now
+                    counts["missed"] += 1
+                elif late > 0:
+                    self.timers.arm(t.interview_id, t.timer_id, now)
+                    counts["due_now"] += 1
+                else:
+                    self.timers.arm(t.interview_id, t.timer_id, t.due_at)
+                    counts["armed"] += 1
+        return counts
