@@ -77,7 +77,7 @@ async def test_slash_command_start_posts_a_root_message_and_runs_in_its_thread(r
     root = (await slack.wait_for("chat.postMessage"))[0]
     assert "thread_ts" not in root.params or not root.params.get("thread_ts")
     assert "Rate Limiter" in root.params["text"]
-    root_ts = running.rows("SELECT thread_ts FROM interviews")[0][0]
+    root_ts = (await eventually(lambda: running.rows("SELECT thread_ts FROM interviews")))[0][0]
     await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(root_ts)))
     assert running.rows("SELECT level, minutes, user_id FROM interviews") == [("staff", 40.0, CANDIDATE)]
 
