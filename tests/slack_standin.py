@@ -152,6 +152,7 @@ class SlackStandIn:
             "views.publish": (self._views_publish, "bot"),
             "conversations.open": (self._conversations_open, "bot"),
             "conversations.info": (self._conversations_info, "bot"),
+            "conversations.replies": (self._conversations_replies, "bot"),
             "users.info": (self._users_info, "bot"),
             "files.getUploadURLExternal": (self._files_get_upload_url, "bot"),
             "files.completeUploadExternal": (self._files_complete_upload, "bot"),
@@ -188,6 +189,20 @@ class SlackStandIn:
             await self._runner.cleanup()
             self._runner = None
             slack_payloads.set_response_url_base(self._previous_response_base)
+
+    async def go_offline(self) -> None:
+        """Stop listening, as if Slack were unreachable: connections are refused; state is kept."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def go_online(self) -> None:
+        """Listen again on the same port after go_offline."""
+        if self._runner is None:
+            previous = self._previous_response_base
+            await self.start()
+            slack_payloads.set_response_url_base(self.base_url)
+            self._previous_response_base = previous
 
     async def __aenter__(self) -> SlackStandIn:
         """Start; `async with SlackStandIn() as slack:`."""
@@ -633,8 +648,33 @@ class SlackStandIn:
         text, blocks = self._message_content(params)
         ts = self._next_ts()
         message = self._bot_message(text, ts, blocks, params.get("thread_ts"))
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                raise _SlackError("invalid_metadata_format") from None
+        if metadata is not None:
+            if not isinstance(metadata, dict) or not metadata.get("event_type"):
+                raise _SlackError("invalid_metadata_format")
+            message = {**message, "metadata": metadata}
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _conversations_replies(self, params: dict) -> dict:
+        channel, thread = params.get("channel"), params.get("ts")
+        if not channel or channel not in self.channels and not any(c == channel for c, _ in self.messages):
+            raise _SlackError("channel_not_found")
+        if not thread:
+            raise _SlackError("invalid_arguments")
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = []
+        for (ch, ts), message in sorted(self.messages.items(), key=lambda kv: float(kv[0][1])):
+            if ch == channel and (ts == thread or message.get("thread_ts") == thread):
+                found.append(message if with_metadata else {k: v for k, v in message.items() if k != "metadata"})
+        if not found:
+            raise _SlackError("thread_not_found")
+        return {"ok": True, "messages": found, "has_more": False, "response_metadata": {"next_cursor": ""}}
 
     def _chat_update(self, params: dict) -> dict:
         channel, ts = params.get("channel"), params.get("ts")

@@ -169,7 +169,7 @@ def test_bytes_that_are_not_utf8_are_replaced_not_fatal(tmp_path):
 
 def test_control_words_in_odd_case_and_spacing_are_controls(tmp_path):
     result = cli(
-        "practice", "--problem", "url-shortener", "--pace", "6000", stdin=b"  HINT \n\tTime\n", cwd=tmp_path
+        "practice", "--problem", "url-shortener", "--pace", "600", stdin=b"  HINT \n\tTime\n", cwd=tmp_path
     )
     text = result.stdout.decode()
     assert "[hint] Hint:" in text and "left for Requirements" in text
