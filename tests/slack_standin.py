@@ -671,7 +671,9 @@ class SlackStandIn:
         found = []
         for (ch, ts), message in sorted(self.messages.items(), key=lambda kv: float(kv[0][1])):
             if ch == channel and (ts == thread or message.get("thread_ts") == thread):
-                found.append(message if with_metadata else {k: v for k, v in message.items() if k != "metadata"})
+                found.append(
+                    message if with_metadata else {k: v for k, v in message.items() if k != "metadata"}
+                )
         if not found:
             raise _SlackError("thread_not_found")
         return {"ok": True, "messages": found, "has_more": False, "response_metadata": {"next_cursor": ""}}

@@ -175,6 +175,12 @@ async def test_forget_me_racing_a_busy_interview_always_answers_and_leaves_nothi
 
     async with SlackStandIn() as slack:
         running = await start_bot(slack, tmp_path, pace=1.0)
+
+        def deleted_answers() -> list[dict]:
+            return [
+                p for p in slack.response_url_posts if p.get("text", "").startswith("Deleted 1 interview")
+            ]
+
         try:
             for i in range(20):
                 user = f"UF{i:02d}"
@@ -189,13 +195,7 @@ async def test_forget_me_racing_a_busy_interview_always_answers_and_leaves_nothi
                 ]
                 confirm = running.press(user, hist.ACTION_FORGET_CONFIRM, user, CHANNEL, slack_ts())
                 await asyncio.gather(*burst[:4], confirm, *burst[4:])
-                await eventually(
-                    lambda u=user: [
-                        p
-                        for p in slack.response_url_posts
-                        if p.get("text", "").startswith("Deleted 1 interview") and p is not None
-                    ][i:]
-                )
+                await eventually(lambda n=i + 1: len(deleted_answers()) == n)
                 await running.bot.runner.settle_inbox()
                 assert running.rows("SELECT count(*) FROM interviews WHERE user_id = ?", user) == [(0,)]
                 assert running.rows("SELECT count(*) FROM turns WHERE user_id = ?", user) == [(0,)]

@@ -127,7 +127,10 @@ class OutboxSender:
                     select(
                         OutboxRow.interview_id, OutboxRow.state, OutboxRow.not_before, OutboxRow.lease_until
                     )
-                    .where(OutboxRow.state.in_(("pending", "sending")), OutboxRow.surface.in_(list(self.surfaces)))
+                    .where(
+                        OutboxRow.state.in_(("pending", "sending")),
+                        OutboxRow.surface.in_(list(self.surfaces)),
+                    )
                     .order_by(OutboxRow.id)
                 )
             ).all()
