@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import InterviewRow, RecapRow, TurnRow
@@ -131,20 +131,6 @@ class InterviewRepository:
                     .where(TurnRow.interview_id == interview.id, TurnRow.seq == seq)
                     .values(**values)
                 )
-
-    async def add_recap(self, interview_id: str, recap: dict) -> None:
-        """Store (or replace) an interview's recap."""
-        async with self._sessions.begin() as session:
-            await session.execute(delete(RecapRow).where(RecapRow.interview_id == interview_id))
-            session.add(
-                RecapRow(
-                    interview_id=interview_id,
-                    overall=int(recap["overall"]),
-                    verdict=recap["verdict"],
-                    data=json.dumps(recap),
-                    created_at=_now(),
-                )
-            )
 
     async def load(self, interview_id: str) -> tuple[Interview, InterviewRow] | None:
         """The interview (rebuilt from its snapshot) and its row, or None."""

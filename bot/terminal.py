@@ -81,7 +81,7 @@ class TerminalSurface:
         """A private reply is just a reply here."""
         self._print(text, "notice")
 
-    async def finish(self, place: Place, recap: dict, kind: str) -> None:
+    async def finish(self, place: Place, recap: dict, kind: str, ref: str) -> None:
         """The recap is printed by `practice` at the end; the chart is written there too."""
         if kind == "recap":
             self.finished(recap)

@@ -140,11 +140,15 @@ async def test_app_home_with_one_scored_interview_shows_text_not_a_chart(running
     assert "one more scored interview" in json.dumps(blocks)
 
 
-def counts(running, user: str) -> dict[str, int]:
+def counts(running, user: str, people_only: bool = False) -> dict[str, int]:
+    """The user's rows; `people_only` leaves out the bot's turns (a running interview's timers add them)."""
     own = "SELECT id FROM interviews WHERE user_id = ?"
+    people = " AND role != 'bot'" if people_only else ""
     return {
         "interviews": running.rows("SELECT count(*) FROM interviews WHERE user_id = ?", user)[0][0],
-        "turns": running.rows(f"SELECT count(*) FROM turns WHERE interview_id IN ({own})", user)[0][0],
+        "turns": running.rows(f"SELECT count(*) FROM turns WHERE interview_id IN ({own}){people}", user)[0][
+            0
+        ],
         "recaps": running.rows(f"SELECT count(*) FROM recaps WHERE interview_id IN ({own})", user)[0][0],
         "timers": running.rows(f"SELECT count(*) FROM timers WHERE interview_id IN ({own})", user)[0][0],
         "scorecards": running.rows(f"SELECT count(*) FROM scorecards WHERE interview_id IN ({own})", user)[0][
@@ -179,13 +183,14 @@ async def test_forget_me_deletes_everything_of_the_user_and_nothing_of_anyone_el
     )
     mine = counts(running, ME)
     assert mine["interviews"] == 2 and mine["recaps"] == 2 and mine["turns"] > 0 and mine["timers"] > 0
-    others_before = counts(running, OTHER)
+    others_before = counts(running, OTHER, people_only=True)
     others_turns = (
-        "SELECT count(*) FROM turns WHERE user_id != ? "
+        "SELECT count(*) FROM turns WHERE user_id != ? AND role != 'bot' "
         "AND interview_id NOT IN (SELECT id FROM interviews WHERE user_id = ?)"
     )
     other_turns_before = running.rows(others_turns, ME, ME)[0][0]
-    pair_turns_before = running.rows("SELECT count(*) FROM turns WHERE interview_id = ?", pair_id)[0][0]
+    pair_turns = "SELECT count(*) FROM turns WHERE interview_id = ? AND role != 'bot'"
+    pair_turns_before = running.rows(pair_turns, pair_id)[0][0]
 
     await running.command("forget me", user=ME)
     post = (await slack.wait_for_response_url())[-1]
@@ -202,13 +207,10 @@ async def test_forget_me_deletes_everything_of_the_user_and_nothing_of_anyone_el
     assert done[0]["text"] == expected
     assert counts(running, ME) == dict.fromkeys(mine, 0)
     assert running.rows("SELECT count(*) FROM turns WHERE user_id = ?", ME) == [(0,)]
-    assert counts(running, OTHER) == {**others_before, "turns": others_before["turns"] - 1}
+    assert counts(running, OTHER, people_only=True) == {**others_before, "turns": others_before["turns"] - 1}
     assert running.rows(others_turns, ME, ME)[0][0] == other_turns_before
-    assert running.rows("SELECT count(*) FROM turns")[0][0] == other_turns_before
-    assert (
-        running.rows("SELECT count(*) FROM turns WHERE interview_id = ?", pair_id)[0][0]
-        == pair_turns_before - 1
-    )
+    assert running.rows("SELECT count(*) FROM turns WHERE role != 'bot'")[0][0] == other_turns_before
+    assert running.rows(pair_turns, pair_id)[0][0] == pair_turns_before - 1
     state = json.loads(running.rows("SELECT state FROM interviews WHERE id = ?", pair_id)[0][0])
     assert "walk me through the booking flow" not in json.dumps(state)
     assert "users reserve a seat, then pay" in json.dumps(state)

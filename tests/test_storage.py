@@ -44,16 +44,15 @@ async def test_interviews_survive_reopening_and_rerunning_migrations(tiny, db_ur
 
 
 async def test_edits_and_the_recap_are_written(tiny, db_url):
+    from tests.test_runner import make_runner
+
     engine, sessions = await open_database(db_url)
-    repo = InterviewRepository(sessions)
-    iv, _ = step(new_interview("e", tiny), Start(0))
-    await repo.add(iv, Placement())
-    iv, _ = step(iv, Answer(5, "first", message_id="m1"))
-    await repo.save(iv)
-    iv, _ = step(iv, Edit(6, "m1", "users create paste"))
-    iv, effects = step(iv, Control(7, "end"))
-    await repo.save(iv)
-    await repo.add_recap("e", effects[-1].recap)
+    repo = InterviewRepository(sessions, bank={"paste-bin": tiny})
+    runner, _ = make_runner(sessions, {"paste-bin": tiny})
+    await runner.create(new_interview("e", tiny), Placement())
+    await runner.apply("e", lambda iv, row, now: Answer(5, "first", message_id="m1"))
+    await runner.apply("e", lambda iv, row, now: Edit(6, "m1", "users create paste"))
+    await runner.apply("e", lambda iv, row, now: Control(7, "end"))
     turns = await repo.turns("e")
     assert [t.text for t in turns if t.role == "candidate"] == ["users create paste"]
     assert (await repo.recap("e"))["problem"] == "paste-bin"

@@ -157,16 +157,18 @@ class OutboxSender:
                     continue  # kicked while it looked: look again
                 return
             sent: list[int] = []
+            untried: list[int] = []
             go_on = True
             for row, uncertain in claimed:
                 outcome = await self._deliver(row, uncertain) if go_on else None
                 if outcome is True:
                     sent.append(row.id)
-                elif outcome is None:  # not tried: back in the queue as it was
-                    await self._settle([row.id], "pending", not_before=row.not_before)
+                elif outcome is None:
+                    untried.append(row.id)
                 else:
                     go_on = outcome == "next"
             await self._settle(sent, "sent")
+            await self._release(untried)
             if not go_on:
                 return  # waiting on a retry: the loop starts the lane again when it is due
 
@@ -196,8 +198,7 @@ class OutboxSender:
                 )
                 if result.rowcount != 1:
                     break  # another sender took it
-                row.attempts += 1
-                claimed.append((row, uncertain))
+                claimed.append((row, uncertain))  # the update set row.attempts in memory too
         return claimed
 
     async def _deliver(self, row: OutboxRow, uncertain: bool) -> bool | str:
@@ -237,9 +238,19 @@ class OutboxSender:
         elif kind == "tell":
             await surface.tell(place, data["user"], data["text"])
         elif kind in ("recap", "chart", "fallback"):
-            await surface.finish(place, data.get("recap") or {}, kind)
+            await surface.finish(place, data.get("recap") or {}, kind, ref)
         else:
             raise DeliveryFailed(f"unknown outbox kind {kind}", retryable=False)
+
+    async def _release(self, row_ids: list[int]) -> None:
+        """Rows leased but not tried (one before them must wait): back in the queue as they were."""
+        if row_ids:
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(row_ids))
+                    .values(state="pending", lease_until=0.0, attempts=OutboxRow.attempts - 1)
+                )
 
     async def _settle(self, row_ids: list[int], state: str, not_before: float = 0.0, error: str = "") -> None:
         if not row_ids:

@@ -49,7 +49,7 @@ class Surface(Protocol):
     async def tell(self, place: Place, user: str, text: str) -> None:
         """A private reply to one person."""
 
-    async def finish(self, place: Place, recap: dict, kind: str) -> None:
+    async def finish(self, place: Place, recap: dict, kind: str, ref: str) -> None:
         """The recap (`kind` recap), its chart (chart), or a pair interview's automatic fallback (fallback)."""
 
     async def delivered(self, place: Place, ref: str) -> bool:

@@ -76,8 +76,11 @@ class SlackSurface:
             )
         )
 
-    async def finish(self, place: Place, recap: dict, kind: str) -> None:
-        """The recap (or a pair interview's scorecard request), its chart, or the pair fallback."""
+    async def finish(self, place: Place, recap: dict, kind: str, ref: str) -> None:
+        """The recap (or a pair interview's scorecard request), its chart, or the pair fallback.
+
+        The recap's last message carries the outbox ref, so `delivered` finds a recap only when all
+        of it arrived: one cut short is posted again whole (its first messages twice)."""
         if place.mode == "pair":
             if self.pair is None:
                 return
@@ -87,20 +90,17 @@ class SlackSurface:
                 await self._call(self.pair.fallback(place, recap))
             return
         if kind == "recap":
-            for chunk in bk.split_messages(bk.recap_blocks(recap)):
-                await self._call(
-                    self.client.chat_postMessage(
-                        channel=place.channel,
-                        thread_ts=place.thread_ts,
-                        text=bk.recap_fallback_text(recap),
-                        blocks=chunk,
-                    )
-                )
+            messages = [
+                {"text": bk.recap_fallback_text(recap), "blocks": chunk}
+                for chunk in bk.split_messages(bk.recap_blocks(recap))
+            ]
             if place.team and recap.get("contributions"):
+                messages.append({"text": contributions_text(recap)})
+            for i, message in enumerate(messages):
+                if i == len(messages) - 1:
+                    message["metadata"] = {"event_type": OUTBOX_EVENT, "event_payload": {"ref": ref}}
                 await self._call(
-                    self.client.chat_postMessage(
-                        channel=place.channel, thread_ts=place.thread_ts, text=contributions_text(recap)
-                    )
+                    self.client.chat_postMessage(channel=place.channel, thread_ts=place.thread_ts, **message)
                 )
         elif kind == "chart":
             from bot.chart import recap_chart_png

@@ -1,0 +1,205 @@
+"""The runner and its outbox over a real SQLite file, with a fake surface and fake timers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+from bot.app.outbox import OutboxSender
+from bot.app.ports import DeliveryFailed, Place
+from bot.app.runner import InterviewRunner
+from bot.db import open_database
+from bot.repository import Placement
+from flows.engine import new_interview
+from flows.events import Answer, Control
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class FakeSurface:
+    """Records what it is asked to say; fails on demand like a surface that is down or refuses."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[str, str]] = []
+        self.down = 0  # the next this many calls fail as if unreachable
+        self.refuse: set[str] = set()  # texts refused for good
+
+    def _maybe_fail(self, text: str) -> None:
+        if self.down:
+            self.down -= 1
+            raise DeliveryFailed("unreachable", retryable=True)
+        if text in self.refuse:
+            raise DeliveryFailed("msg_too_long", retryable=False)
+
+    async def say(self, place: Place, text: str, kind: str, token: str, ref: str) -> None:
+        self._maybe_fail(text)
+        self.said.append(("say", text))
+
+    async def nudge(self, place: Place, text: str) -> None:
+        self.said.append(("nudge", text))
+
+    async def tell(self, place: Place, user: str, text: str) -> None:
+        self._maybe_fail(text)
+        self.said.append(("tell", text))
+
+    async def finish(self, place: Place, recap: dict, kind: str, ref: str) -> None:
+        self._maybe_fail(kind)
+        self.said.append((kind, str(recap.get("overall"))))
+
+    async def delivered(self, place: Place, ref: str) -> bool:
+        return False
+
+
+class FakeTimers:
+    """Remembers what is armed; nothing fires unless a test fires it."""
+
+    def __init__(self) -> None:
+        self.armed: dict[tuple[str, str], float] = {}
+
+    def arm(self, interview_id: str, timer_id: str, due_wall: float) -> None:
+        self.armed[(interview_id, timer_id)] = due_wall
+
+    def disarm(self, interview_id: str, timer_id: str) -> None:
+        self.armed.pop((interview_id, timer_id), None)
+
+
+def make_runner(sessions, bank, surface: FakeSurface | None = None) -> tuple[InterviewRunner, FakeSurface]:
+    """A runner on `sessions` speaking through a fake terminal surface."""
+    surface = surface or FakeSurface()
+    outbox = OutboxSender(sessions, {"terminal": surface})
+    return InterviewRunner(sessions, bank, FakeTimers(), outbox), surface
+
+
+async def _started(db_url, tiny, interview_id="r1"):
+    engine, sessions = await open_database(db_url)
+    runner, surface = make_runner(sessions, {"paste-bin": tiny})
+    assert await runner.create(new_interview(interview_id, tiny), Placement()) is not None
+    return engine, runner, surface
+
+
+def _rows(tmp_path, sql: str) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "test.db") as conn:
+        return conn.execute(sql).fetchall()
+
+
+async def test_a_step_stores_what_it_will_say_and_the_sender_says_it_in_order(tiny, db_url, tmp_path):
+    engine, runner, surface = await _started(db_url, tiny)
+    try:
+        assert _rows(tmp_path, "SELECT kind, state FROM outbox ORDER BY id")[:2] == [
+            ("say", "pending"),
+            ("say", "pending"),
+        ]  # stored with the interview, before anything was said
+        await runner.apply("r1", lambda iv, row, now: Answer(now, "users upload text", message_id="m1"))
+        await runner.outbox.flush("r1")
+        texts = [t for _, t in surface.said]
+        assert texts[0].startswith("*Paste Bin*") and "*Requirements*" in texts[1]
+        assert len(texts) == _rows(tmp_path, "SELECT count(*) FROM outbox")[0][0]
+        assert _rows(tmp_path, "SELECT DISTINCT state, data FROM outbox") == [("sent", "{}")]
+        assert runner.timers.armed  # the phase timers, from the stored rows
+    finally:
+        await runner.outbox.stop()
+        await engine.dispose()
+
+
+async def test_a_surface_that_is_down_gets_everything_when_it_returns_in_order_once(tiny, db_url, tmp_path):
+    engine, runner, surface = await _started(db_url, tiny)
+    try:
+        surface.down = 4
+        await runner.apply("r1", lambda iv, row, now: Answer(now, "users upload text", message_id="m1"))
+        await runner.apply("r1", lambda iv, row, now: Control(now, "next"))
+        runner.outbox.start()
+        await asyncio.wait_for(
+            _until(lambda: _rows(tmp_path, "SELECT count(*) FROM outbox WHERE state != 'sent'") == [(0,)]), 20
+        )
+        texts = [t for _, t in surface.said]
+        assert len(texts) == len(set(texts)) == _rows(tmp_path, "SELECT count(*) FROM outbox")[0][0]
+        assert texts.index(next(t for t in texts if "*Requirements*" in t)) < texts.index(
+            next(t for t in texts if "*Core Entities*" in t)
+        )
+        attempts = _rows(tmp_path, "SELECT max(attempts) FROM outbox")[0][0]
+        assert attempts == 5  # the head row waited through four failures; nothing behind it overtook it
+    finally:
+        await runner.outbox.stop()
+        await engine.dispose()
+
+
+async def test_a_message_refused_for_good_is_marked_failed_and_the_rest_still_go(tiny, db_url, tmp_path):
+    engine, runner, surface = await _started(db_url, tiny)
+    try:
+        surface.refuse = {"Paused: the clock is stopped. Say `resume` to carry on."}
+        await runner.apply("r1", lambda iv, row, now: Control(now, "pause"))
+        await runner.apply("r1", lambda iv, row, now: Control(now, "resume"))
+        await runner.outbox.flush("r1")
+        assert any(t.startswith("Resumed.") for _, t in surface.said)
+        assert _rows(tmp_path, "SELECT state, error FROM outbox WHERE state != 'sent'") == [
+            ("failed", "msg_too_long")
+        ]
+    finally:
+        await runner.outbox.stop()
+        await engine.dispose()
+
+
+async def test_the_end_stores_the_recap_and_its_messages_in_the_same_step(tiny, db_url, tmp_path):
+    engine, runner, surface = await _started(db_url, tiny)
+    try:
+        await runner.apply(
+            "r1", lambda iv, row, now: Answer(now, "users create paste and read paste", message_id="m")
+        )
+        await runner.apply("r1", lambda iv, row, now: Control(now, "end"))
+        assert _rows(tmp_path, "SELECT count(*) FROM recaps") == [(1,)]
+        kinds = [k for (k,) in _rows(tmp_path, "SELECT kind FROM outbox WHERE state = 'pending' ORDER BY id")]
+        assert kinds[-2:] == ["recap", "chart"]
+        await runner.outbox.flush("r1")
+        assert [k for k, _ in surface.said][-2:] == ["recap", "chart"]
+        assert _rows(tmp_path, "SELECT count(*) FROM timers WHERE state = 'pending'") == [(0,)]
+    finally:
+        await runner.outbox.stop()
+        await engine.dispose()
+
+
+async def test_a_briefly_locked_database_delays_a_step_and_stores_it_once(tiny, db_url, tmp_path):
+    engine, runner, surface = await _started(db_url, tiny)
+    blocker = sqlite3.connect(tmp_path / "test.db", timeout=0, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+
+        async def release():
+            await asyncio.sleep(0.5)
+            blocker.execute("COMMIT")
+
+        answer = runner.apply("r1", lambda iv, row, now: Answer(now, "users upload text", message_id="m1"))
+        after, _ = await asyncio.gather(answer, release())
+        assert after is not None
+        turns = _rows(tmp_path, "SELECT text FROM turns WHERE role = 'candidate'")
+        assert turns == [("users upload text",)]
+        state = json.loads(_rows(tmp_path, "SELECT state FROM interviews")[0][0])
+        assert [t["text"] for t in state["turns"] if t["role"] == "candidate"] == ["users upload text"]
+    finally:
+        blocker.close()
+        await runner.outbox.stop()
+        await engine.dispose()
+
+
+def test_only_the_runner_writes_interview_turn_timer_and_recap_rows():
+    """The write path is one: no module outside bot/app (and the storage code it calls) writes these."""
+    tables = r"(InterviewRow|TurnRow|TimerRow|RecapRow)"
+    writes = re.compile(
+        rf"(update|delete|insert)\({tables}\b|\b{tables}\(|\.(save_in|add_in|save|add)\(\s*(session|interview|iv)\b"
+    )
+    allowed = {ROOT / "bot" / "repository.py", ROOT / "bot" / "models.py"}
+    offenders = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        if "app" in path.relative_to(ROOT / "bot").parts[:1] or path in allowed or "migrations" in path.parts:
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if writes.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert offenders == []
+
+
+async def _until(check) -> None:
+    while not check():
+        await asyncio.sleep(0.05)
