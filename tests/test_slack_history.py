@@ -231,3 +231,59 @@ async def test_the_forget_confirmation_is_refused_for_anyone_else_and_cancel_kee
     await running.press(ME, hist.ACTION_FORGET_CANCEL, ME, CHANNEL, slack_ts())
     await eventually(lambda: [p for p in slack.response_url_posts if p.get("text") == "Nothing was deleted."])
     assert counts(running, ME) == before
+
+
+async def test_forget_me_takes_the_user_out_of_teammates_recaps_schedules_and_team_interviews(running, slack):
+    mine_text = "we shard the click counters by short code and batch them every second"
+    # a team interview OTHER started, where ME answers (and is quoted in the recap)
+    theirs = slack_ts()
+    await running.event(sp.app_mention_event(CHANNEL, OTHER, "<@UBOT> start team url shortener", theirs))
+    await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(theirs)))
+    await say(running, theirs, mine_text, user=ME)
+    await say(running, theirs, "users create short links and get redirected", user=OTHER)
+    await say(running, theirs, "end", user=OTHER)
+    theirs_id = (
+        await eventually(lambda: running.rows("SELECT id FROM interviews WHERE thread_ts = ?", theirs))
+    )[0][0]
+    await eventually(
+        lambda: running.rows("SELECT count(*) FROM recaps WHERE interview_id = ?", theirs_id) == [(1,)]
+    )
+    before = running.rows("SELECT data FROM recaps WHERE interview_id = ?", theirs_id)[0][0]
+    assert ME in json.loads(before)["contributions"]
+    # a team interview ME started, where OTHER answers
+    mine = slack_ts()
+    await running.event(sp.app_mention_event(CHANNEL, ME, "<@UBOT> start team rate limiter", mine))
+    await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(mine)))
+    await say(running, mine, "limit each api key to 100 requests a minute", user=OTHER)
+    await say(running, mine, "a token bucket per user in redis", user=ME)
+    mine_id = (await eventually(lambda: running.rows("SELECT id FROM interviews WHERE thread_ts = ?", mine)))[
+        0
+    ][0]
+    await eventually(
+        lambda: (
+            running.rows("SELECT count(*) FROM turns WHERE interview_id = ? AND role = 'candidate'", mine_id)
+            == [(2,)]
+        )
+    )
+    # a schedule ME set
+    await running.command("daily 09:00 UTC", user=ME)
+    await eventually(lambda: running.rows("SELECT created_by FROM schedules") == [(ME,)])
+
+    await running.command("forget me", user=ME)
+    await slack.wait_for_response_url()
+    await running.press(ME, hist.ACTION_FORGET_CONFIRM, ME, CHANNEL, slack_ts())
+    await eventually(lambda: [p for p in slack.response_url_posts if p.get("text", "").startswith("Deleted")])
+
+    recap = running.rows("SELECT data FROM recaps WHERE interview_id = ?", theirs_id)[0][0]
+    assert ME not in recap and "shard the click counters" not in recap
+    assert OTHER in json.loads(recap)["contributions"]
+    kept = running.rows(
+        "SELECT text, user_id FROM turns WHERE interview_id = ? AND role = 'candidate'", mine_id
+    )
+    assert kept == [("limit each api key to 100 requests a minute", OTHER)]  # the teammate's words stay
+    assert running.rows("SELECT user_id FROM interviews WHERE id = ?", mine_id) == [(None,)]
+    assert running.rows("SELECT created_by, hhmm FROM schedules") == [("", "09:00")]  # it keeps working
+    for table, column in (("turns", "user_id"), ("interviews", "user_id"), ("inbox", "user_id")):
+        assert running.rows(f"SELECT count(*) FROM {table} WHERE {column} = ?", ME) == [(0,)]
+    states = " ".join(r[0] for r in running.rows("SELECT state FROM interviews"))
+    assert "token bucket per user" not in states and "shard the click counters" not in states
