@@ -134,6 +134,7 @@ class InterviewRunner:
         self.handlers: dict[str, Callable[[InboxItem], Awaitable[None]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._lanes: dict[str, asyncio.Task] = {}
+        self._dirty: set[str] = set()  # lanes kicked since their last look at the inbox
         self._poll: asyncio.Task | None = None
         self._inflight = 0
         self._idle = asyncio.Event()
@@ -209,6 +210,7 @@ class InterviewRunner:
     def kick(self, channel: str, thread_ts: str) -> None:
         """Apply the pending inbox rows of one thread (in order), starting now."""
         lane = f"{channel}|{thread_ts}"
+        self._dirty.add(lane)
         task = self._lanes.get(lane)
         if task is None or task.done():
             task = asyncio.create_task(self._run_lane(channel, thread_ts), name=f"inbox:{lane}")
@@ -223,12 +225,11 @@ class InterviewRunner:
 
     async def flush(self, channel: str, thread_ts: str) -> None:
         """Apply the pending inbox rows of one thread before returning."""
-        for _ in range(2):  # a lane that made its last look before our row was stored: run it again
-            self.kick(channel, thread_ts)
-            task = self._lanes.get(f"{channel}|{thread_ts}")
-            if task is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(task)
+        self.kick(channel, thread_ts)
+        task = self._lanes.get(f"{channel}|{thread_ts}")
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
 
     async def settle_inbox(self) -> None:
         """Apply every pending inbox row now (start-up recovery, and tests)."""
@@ -259,7 +260,9 @@ class InterviewRunner:
             await asyncio.sleep(INBOX_POLL_SECONDS)
 
     async def _run_lane(self, channel: str, thread_ts: str) -> None:
+        lane = f"{channel}|{thread_ts}"
         while True:
+            self._dirty.discard(lane)
             async with self.sessions() as session:
                 rows = list(
                     await session.scalars(
@@ -274,6 +277,8 @@ class InterviewRunner:
                     )
                 )
             if not rows:
+                if lane in self._dirty:
+                    continue  # a row was stored while it looked: look again
                 return
             for row in rows:
                 with self._busy():
