@@ -203,3 +203,14 @@ def test_only_the_runner_writes_interview_turn_timer_and_recap_rows():
 async def _until(check) -> None:
     while not check():
         await asyncio.sleep(0.05)
+
+
+def test_no_slack_module_imports_sqlalchemy():
+    """Slack is a surface: its storage goes through the runner, the repository and bot/stores.py."""
+    imports = re.compile(r"^\s*(from|import)\s+sqlalchemy\b", re.MULTILINE)
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "bot" / "slack").rglob("*.py"))
+        if imports.search(path.read_text())
+    ]
+    assert offenders == []

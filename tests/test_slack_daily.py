@@ -72,7 +72,7 @@ def daily_service(running) -> dm.DailyService:
 
 
 async def schedule(running) -> ScheduleRow:
-    async with running.bot.service.sessions() as session:
+    async with running.bot.runner.sessions() as session:
         return await session.get(ScheduleRow, CHANNEL)
 
 

@@ -13,10 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
-from bot.models import DailyPostRow, DailyStartRow, InterviewRow, ScheduleRow
+from bot.models import ScheduleRow
 from bot.slack import blocks as bk
 from bot.slack.service import InterviewService, StartRequest
 from flows.framework import LEVELS, PHASE_SPECS, phase_budget_seconds
@@ -158,7 +156,7 @@ class DailyService:
     def __init__(self, interviews: InterviewService) -> None:
         self.iv = interviews
         self.client = interviews.client
-        self.sessions = interviews.sessions
+        self.schedules = interviews.schedules
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.iv.clock(), UTC)
@@ -171,8 +169,7 @@ class DailyService:
         if not words:
             return await self.describe(channel)
         if words[0].lower() == "off":
-            async with self.sessions.begin() as session:
-                await session.execute(delete(ScheduleRow).where(ScheduleRow.channel == channel))
+            await self.schedules.remove(channel)
             self._unarm(channel)
             return "The daily problem is off for this channel."
         if words[0].lower() == "skip":
@@ -182,14 +179,16 @@ class DailyService:
         except DailyInputError as exc:
             return str(exc)
         tz = wanted.tz or await self._user_tz(user)
-        async with self.sessions.begin() as session:
-            row = await session.get(ScheduleRow, channel)
-            if row is None:
-                row = ScheduleRow(channel=channel, skips="[]")
-                session.add(row)
-            row.hhmm, row.tz, row.days, row.level = wanted.hhmm, tz, wanted.days, wanted.level
-            row.category, row.created_by, row.paused, row.paused_reason = wanted.category, user, False, None
-            row.updated_at = self.iv.clock()
+        row = await self.schedules.put(
+            channel,
+            self.iv.clock(),
+            hhmm=wanted.hhmm,
+            tz=tz,
+            days=wanted.days,
+            level=wanted.level,
+            category=wanted.category,
+            created_by=user,
+        )
         self.arm(row)
         return "Daily problem set. " + await self.describe(channel)
 
@@ -200,18 +199,13 @@ class DailyService:
             day = date.fromisoformat(args[0])
         except ValueError:
             return f"{args[0]} is not a date. Use YYYY-MM-DD."
-        async with self.sessions.begin() as session:
-            row = await session.get(ScheduleRow, channel)
-            if row is None:
-                return "There is no daily problem in this channel to skip. " + USAGE
-            skips = sorted(set(json.loads(row.skips or "[]")) | {day.isoformat()})
-            row.skips, row.updated_at = json.dumps(skips), self.iv.clock()
+        if not await self.schedules.skip(channel, day.isoformat(), self.iv.clock()):
+            return "There is no daily problem in this channel to skip. " + USAGE
         return f"Skipping {day.isoformat()}. " + await self.describe(channel)
 
     async def describe(self, channel: str) -> str:
         """The schedule and the next post time in the channel's zone."""
-        async with self.sessions() as session:
-            row = await session.get(ScheduleRow, channel)
+        row = await self.schedules.get(channel)
         if row is None:
             return "No daily problem in this channel. " + USAGE
         days = {WEEKDAYS: "weekdays", ",".join(DAYS): "every day"}.get(row.days, row.days)
@@ -266,15 +260,13 @@ class DailyService:
         try:
             await self.post(channel, fire)
         finally:
-            async with self.sessions() as session:
-                row = await session.get(ScheduleRow, channel)
+            row = await self.schedules.get(channel)
             if row is not None:
                 self.arm(row, after=fire + timedelta(seconds=1))
 
     async def rearm(self) -> int:
         """On start-up: a job per schedule, and a post missed by at most CATCH_UP is sent now."""
-        async with self.sessions() as session:
-            rows = list(await session.scalars(select(ScheduleRow).where(ScheduleRow.paused.is_(False))))
+        rows = await self.schedules.active()
         now = self._now()
         caught_up = 0
         for row in rows:
@@ -288,15 +280,8 @@ class DailyService:
 
     async def post(self, channel: str, fire_time: datetime) -> bool:
         """Post the problem of the local day of `fire_time`, once; True if this call posted it."""
-        async with self.sessions() as session:
-            row = await session.get(ScheduleRow, channel)
-            history = list(
-                await session.scalars(
-                    select(DailyPostRow.problem)
-                    .where(DailyPostRow.channel == channel)
-                    .order_by(DailyPostRow.local_date)
-                )
-            )
+        row = await self.schedules.get(channel)
+        history = await self.schedules.posted_problems(channel)
         if row is None or row.paused:
             return False
         tz = ZoneInfo(row.tz)
@@ -305,17 +290,7 @@ class DailyService:
             return False
         candidates = [p for p in self.iv.bank.values() if row.category in (None, p.category)]
         problem = rotation_pick(candidates or list(self.iv.bank.values()), history, channel)
-        try:
-            async with self.sessions.begin() as session:
-                session.add(
-                    DailyPostRow(
-                        channel=channel,
-                        local_date=local_date,
-                        problem=problem.slug,
-                        claimed_at=self.iv.clock(),
-                    )
-                )
-        except IntegrityError:
+        if not await self.schedules.claim_post(channel, local_date, problem.slug, self.iv.clock()):
             return False  # already claimed: another process, a retried job, or the fall-back hour
         try:
             posted = await self.client.chat_postMessage(
@@ -326,9 +301,7 @@ class DailyService:
         except SlackApiError as exc:
             await self._pause_after(row, exc.response.get("error", ""))
             return False
-        async with self.sessions.begin() as session:
-            claimed = await session.get(DailyPostRow, (channel, local_date))
-            claimed.ts = posted["ts"]
+        await self.schedules.posted(channel, local_date, posted["ts"])
         return True
 
     async def _pause_after(self, row: ScheduleRow, error: str) -> None:
@@ -336,11 +309,8 @@ class DailyService:
         if error not in ("not_in_channel", "is_archived", "channel_not_found"):
             log.warning("daily post in %s failed: %s", row.channel, error)
             return
-        async with self.sessions.begin() as session:
-            stored = await session.get(ScheduleRow, row.channel)
-            if stored is None or stored.paused:
-                return
-            stored.paused, stored.paused_reason, stored.updated_at = True, error, self.iv.clock()
+        if not await self.schedules.pause(row.channel, error, self.iv.clock()):
+            return
         self._unarm(row.channel)
         why = "the channel was archived" if error == "is_archived" else "I am no longer in the channel"
         try:
@@ -363,8 +333,7 @@ class DailyService:
         """Start (or point to) the clicker's interview, or the shared team interview, on the day's problem."""
         data = json.loads(value)
         key = TEAM if team else user
-        async with self.sessions() as session:
-            existing = await session.get(DailyStartRow, (post_ts, key))
+        existing = await self.schedules.start_of(post_ts, key)
         if existing is not None:
             link = await self._permalink(channel, existing.thread_ts)
             which = "the team interview" if team else "your interview"
@@ -375,17 +344,8 @@ class DailyService:
         interview_id = await self.iv.start(channel, user, request, thread_ts, tell)
         if interview_id is None:
             return
-        async with self.sessions() as session:
-            started = await session.get(InterviewRow, interview_id)
-        try:
-            async with self.sessions.begin() as session:
-                session.add(
-                    DailyStartRow(
-                        post_ts=post_ts, user_id=key, interview_id=interview_id, thread_ts=started.thread_ts
-                    )
-                )
-        except IntegrityError:
-            pass  # a double click raced; the first one's thread stands
+        started = (await self.iv.repository.load(interview_id))[1]
+        await self.schedules.started(post_ts, key, interview_id, started.thread_ts)
 
     async def _permalink(self, channel: str, ts: str) -> str:
         try:

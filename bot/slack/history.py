@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
 
-from bot.models import InterviewRow, RecapRow
+from bot.models import InterviewRow
 from bot.render import VERDICTS
 from bot.slack.blocks import _section
 from bot.slack.service import InterviewService, StartRequest
@@ -50,17 +49,7 @@ async def past_interviews(
     service: InterviewService, user: str, limit: int | None = None
 ) -> list[PastInterview]:
     """The user's interviews (as the candidate), newest first, each with its recap if any."""
-    async with service.sessions() as session:
-        query = (
-            select(InterviewRow, RecapRow)
-            .outerjoin(RecapRow, RecapRow.interview_id == InterviewRow.id)
-            .where(InterviewRow.user_id == user)
-            .order_by(InterviewRow.created_at.desc(), InterviewRow.id)
-        )
-        if limit is not None:
-            query = query.limit(limit)
-        rows = (await session.execute(query)).all()
-    return [PastInterview(row, json.loads(recap.data) if recap else None) for row, recap in rows]
+    return [PastInterview(row, recap) for row, recap in await service.history.of_user(user, limit)]
 
 
 def _title(service: InterviewService, slug: str) -> str:

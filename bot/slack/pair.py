@@ -9,15 +9,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
 
 from bot.app.ports import Place
 from bot.app.runner import FALLBACK_TIMER
-from bot.models import InterviewRow, RecapRow, ScorecardRow
+from bot.models import InterviewRow, ScorecardRow
 from bot.repository import Placement
 from bot.slack import blocks as bk
 from bot.slack import pair_views as pv
 from bot.slack.service import InterviewService, StartRequest, parse_start
+from bot.stores import ScorecardStore
 from flows.engine import new_interview
 from flows.scoring import practice_suggestions
 
@@ -44,7 +44,7 @@ class PairService:
     def __init__(self, interviews: InterviewService) -> None:
         self.iv = interviews
         self.client = interviews.client
-        self.sessions = interviews.sessions
+        self.scorecards = ScorecardStore(interviews.runner.sessions)
 
     # ------------------------------------------------------------ starting and cancelling
 
@@ -182,21 +182,7 @@ class PairService:
         """Store the scorecard and post (or update) the merged recap where the interviewer chose."""
         interview_id = json.loads(view["private_metadata"])["interview_id"]
         row, card = await self._row_and_card(interview_id)
-        now = self.iv.clock()
-        async with self.sessions.begin() as session:
-            stored = await session.get(ScorecardRow, interview_id)
-            if stored is None:
-                session.add(
-                    ScorecardRow(
-                        interview_id=interview_id,
-                        interviewer_id=user,
-                        data=json.dumps(scorecard),
-                        submitted_at=now,
-                        updated_at=now,
-                    )
-                )
-            else:
-                stored.data, stored.updated_at = json.dumps(scorecard), now
+        await self.scorecards.save(interview_id, user, scorecard, self.iv.clock())
         await self.iv.runner.cancel_timer(interview_id, FALLBACK_TIMER)
         await self._post_merged(row, card)
 
@@ -227,9 +213,7 @@ class PairService:
                 channel=channel, thread_ts=thread_ts, text=text, blocks=chunk
             )
             first = first or posted
-        async with self.sessions.begin() as session:
-            stored = await session.get(ScorecardRow, row.id)
-            stored.posted_channel, stored.posted_ts = first["channel"], first["ts"]
+        await self.scorecards.posted(row.id, first["channel"], first["ts"])
 
     @staticmethod
     def _self_rating_button(interview_id: str) -> dict:
@@ -264,9 +248,7 @@ class PairService:
     async def save_self_rating(self, view: dict, rating: dict) -> None:
         """Store the self-rating and say where it differs from the interviewer's scores."""
         interview_id = json.loads(view["private_metadata"])["interview_id"]
-        async with self.sessions.begin() as session:
-            card = await session.get(ScorecardRow, interview_id)
-            card.self_rating = json.dumps(rating)
+        await self.scorecards.rate_self(interview_id, rating)
         row, card = await self._row_and_card(interview_id)
         diffs = pv.self_differences(json.loads(card.data), rating)
         if diffs:
@@ -301,15 +283,10 @@ class PairService:
     # ------------------------------------------------------------ helpers
 
     async def _row_and_card(self, interview_id: str) -> tuple[InterviewRow | None, ScorecardRow | None]:
-        async with self.sessions() as session:
-            row = await session.get(InterviewRow, interview_id)
-            card = await session.get(ScorecardRow, interview_id) if row else None
-            return row, card
+        return await self.scorecards.interview_and_card(interview_id)
 
     async def _auto_recap(self, interview_id: str) -> dict:
-        async with self.sessions() as session:
-            data = await session.scalar(select(RecapRow.data).where(RecapRow.interview_id == interview_id))
-        return json.loads(data)
+        return await self.iv.repository.recap(interview_id) or {}
 
 
 def bk_phase(phase: str) -> str:

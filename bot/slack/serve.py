@@ -24,12 +24,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app.outbox import OutboxSender
 from bot.app.runner import InterviewRunner
 from bot.app.timers import SchedulerTimers
-from bot.db import open_database, ping
+from bot.db import AsyncEngine, open_database, ping
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
 from bot.slack.daily import DailyService

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app.runner import InboxItem, InterviewRunner
 from bot.repository import Placement
+from bot.stores import HistoryQueries, ScheduleStore
 from flows.engine import new_interview
 from flows.framework import LEVELS
 from flows.problem import Problem
@@ -65,9 +66,10 @@ class InterviewService:
     ) -> None:
         self.client = client
         self.runner = runner
-        self.sessions = runner.sessions  # read-only use by the history, stats and daily modules
         self.bank = runner.bank
         self.repository = runner.repository
+        self.history = HistoryQueries(runner.sessions)
+        self.schedules = ScheduleStore(runner.sessions)
         self.scheduler = scheduler
         self.pace = pace
         self.clock = clock

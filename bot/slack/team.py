@@ -8,12 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
-from bot.models import InterviewRow, RecapRow, ScheduleRow, TurnRow
 from flows import framework as fw
 
 WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class _Activity:
+    id: str
+    user_id: str | None
+    team: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,7 @@ def streak(days: set[date], today: date, scheduled=lambda day: True) -> int:
 
 async def _schedule_of(service, channel: str):
     """The channel's daily schedule: (its zone, a test of whether a local date is scheduled)."""
-    async with service.sessions() as session:
-        row = await session.get(ScheduleRow, channel)
+    row = await service.schedules.get(channel)
     if row is None:
         return UTC, lambda day: True
     weekdays = {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(d) for d in row.days.split(",")}
@@ -64,29 +68,8 @@ async def _schedule_of(service, channel: str):
 async def channel_stats(service, channel: str) -> ChannelStats:
     """Read the channel's interviews, participants, recaps and streaks from the database."""
     now = datetime.fromtimestamp(service.clock(), UTC)
-    async with service.sessions() as session:
-        rows = (
-            await session.execute(
-                select(
-                    InterviewRow.id, InterviewRow.user_id, InterviewRow.team, InterviewRow.created_at
-                ).where(InterviewRow.channel == channel)
-            )
-        ).all()
-        ids = [r.id for r in rows]
-        authors: dict[str, set[str]] = defaultdict(set)
-        recaps: dict[str, dict] = {}
-        if ids:
-            turns = await session.execute(
-                select(TurnRow.interview_id, TurnRow.user_id)
-                .where(TurnRow.interview_id.in_(ids), TurnRow.role == "candidate", TurnRow.user_id != "")
-                .distinct()
-            )
-            for interview_id, user in turns:
-                authors[interview_id].add(user)
-            for interview_id, data in await session.execute(
-                select(RecapRow.interview_id, RecapRow.data).where(RecapRow.interview_id.in_(ids))
-            ):
-                recaps[interview_id] = json.loads(data)
+    rows, authors, recaps = await service.history.channel_activity(channel)
+    rows = [_Activity(*r) for r in rows]
 
     zone, scheduled = await _schedule_of(service, channel)
     days_by_user: dict[str, set[date]] = defaultdict(set)
