@@ -417,3 +417,50 @@ def test_the_checkpoint_says_nothing_once_the_core_came_up(tiny):
     iv, _ = step(iv, Answer(10, "users create paste and read paste", message_id="m"))
     _, effects = step(iv, TimerFired(150, "requirements:checkpoint"))
     assert not [e for e in effects if isinstance(e, Nudge)]
+
+
+# ---------------------------------------------------------------- buttons are for the moment they were shown
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "second_applies"),
+    [
+        ("next", "next", False),  # a double click moves one phase
+        ("hint", "hint", False),  # the same message's hint button gives one hint
+        ("hint", "next", True),  # a hint does not make the phase's next button stale
+        ("pause", "pause", False),
+        ("next", "end", False),  # end was shown for the phase that has gone
+    ],
+)
+def test_a_button_shown_for_an_earlier_moment_is_already_done(tiny, first, second, second_applies):
+    from flows.engine import ALREADY_DONE, control_token
+    from flows.events import Tell
+
+    iv, _ = started(tiny)
+    shown = control_token(iv)
+    iv, _ = step(iv, Control(10, first, "U1", shown_for=shown))
+    after, effects = step(iv, Control(11, second, "U1", shown_for=shown))
+    if second_applies:
+        assert after != iv
+    else:
+        assert after == iv and effects == [Tell("U1", ALREADY_DONE)]
+
+
+def test_typed_control_words_are_never_stale(tiny):
+    iv, _ = started(tiny)
+    iv, _ = step(iv, Control(10, "hint", "U1"))
+    iv, effects = step(iv, Control(11, "hint", "U1"))
+    assert said(effects, "hint")
+
+
+def test_cancel_ends_without_a_recap_and_stops_every_timer(tiny):
+    from flows.events import Cancel, Tell
+
+    iv, _ = started(tiny)
+    iv, effects = step(iv, Cancel(30, by="<@U9>", user="U9"))
+    assert iv.status == "ended" and iv.end_reason == "cancelled"
+    assert not [e for e in effects if isinstance(e, Finish)]
+    assert {e.timer_id for e in effects if isinstance(e, CancelTimer)} >= {"idle", "requirements:warning"}
+    assert said(effects) == ["<@U9> cancelled this pair interview."]
+    assert step(iv, Cancel(31, user="U9"))[1] == [Tell("U9", "This interview has already ended.")]
+    assert step(iv, Control(31, "next", "U1"))[1] == [Tell("U1", "This interview has ended.")]
