@@ -568,19 +568,9 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-_MENTION = re.compile(r"<(?:!(channel|here|everyone)|@([UW][A-Z0-9]+))(?:\|[^>]*)?>")
-
-
-def neutralise(text: str) -> str:
-    """Make quoted user text safe to echo in Slack: no @channel, @here, @everyone or user pings."""
-    text = _MENTION.sub(lambda m: f"@{m.group(1)}" if m.group(1) else "@user", text)
-    text = re.sub(r"<!([^>]*)>", r"!\1", text)
-    return text.replace("<", "‹").replace(">", "›")
-
-
 def quote(text: str, limit: int = 140) -> str:
-    """A short, neutralised quote of user text for evidence."""
-    flat = " ".join(neutralise(text).split())
+    """A short quote of user text for evidence, verbatim (surfaces make it safe to show)."""
+    flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
     return flat[: limit - 1].rsplit(" ", 1)[0] + "…"

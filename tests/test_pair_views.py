@@ -405,7 +405,7 @@ def test_written_feedback_is_neutralised(auto_recap):
     text = _all_text(blocks)
     for ping in ("<!channel>", "<!here", "<!everyone>", "<@U0BOSS>"):
         assert ping not in text
-    assert "@channel look" in text
+    assert "&lt;!channel&gt; look" in text  # shown as typed, inert
 
 
 def test_long_feedback_is_split_across_sections_without_loss(auto_recap):

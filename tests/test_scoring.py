@@ -170,14 +170,17 @@ def test_a_staff_candidate_who_never_leads_the_deep_dives_is_not_a_strong_hire(b
     assert recap["proactive_deep_dive"]["proactive"] is False
 
 
-def test_evidence_quotes_do_not_ping_anyone(bank):
+def test_evidence_quotes_do_not_ping_anyone_when_shown_in_slack(bank):
+    from bot.slack.blocks import recap_blocks
+
     data = _load("url-shortener--strong")
     for t in data["turns"]:
         if t["role"] == "candidate":
-            t["text"] = "<!channel> <@U12345> " + t["text"]
+            t["text"] = "<!channel> <@U12345> -> " + t["text"]
     recap = score_transcript(data, bank["url-shortener"])
-    blob = json.dumps(recap)
-    assert "<!channel>" not in blob and "<@U12345>" not in blob
+    assert "<!channel> <@U12345> ->" in json.dumps(recap)  # the recap keeps what was said
+    blob = json.dumps(recap_blocks(recap))
+    assert "<!channel>" not in blob and "<@U12345>" not in blob and "&lt;!channel&gt;" in blob
 
 
 def test_over_time_evidence_is_a_timing_fact(bank):

@@ -28,7 +28,6 @@ from bot.models import (
     TurnRow,
 )
 from bot.repository import InterviewRepository
-from flows.text import neutralise
 
 REMOVED = "(removed at the author's request)"
 MIN_QUOTE_CHARS = 12
@@ -56,7 +55,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _flat(text: str) -> str:
-    return " ".join(neutralise(text).split()).lower()
+    return " ".join(text.split()).lower()
 
 
 def redact_recap(recap: dict, user: str, texts: list[str]) -> dict:

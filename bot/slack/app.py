@@ -15,12 +15,24 @@ from bot.slack import blocks as bk
 from bot.slack import daily as daily_mod
 from bot.slack import history, team
 from bot.slack import pair as pair_mod
+from bot.slack.escape import escape, from_slack, mention
 from bot.slack.service import InterviewService, parse_start
 from flows.engine import ALREADY_DONE
 
 log = logging.getLogger("interview_bot.slack")
 
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def start_words(text: str, bot_user_id: str) -> str | None:
+    """What follows `start` in a message that mentions the bot and says start first; else None.
+
+    "<@UBOT> start url shortener" -> "url shortener"; "<@U2> restarted it" or "we started" -> None.
+    """
+    if not any(m.group(1) == bot_user_id for m in _MENTION.finditer(text or "")):
+        return None
+    first, _, rest = _MENTION.sub(" ", text).strip().partition(" ")
+    return from_slack(rest).strip() if first.lower() == "start" else None
 
 
 def inbox_item(body: dict, bot_user_id: str) -> InboxItem | None:
@@ -54,14 +66,16 @@ def inbox_item(body: dict, bot_user_id: str) -> InboxItem | None:
                     thread_ts,
                     message.get("user", ""),
                     message.get("ts", ""),
-                    message.get("text", ""),
+                    from_slack(message.get("text", "")),
                 )
         elif subtype is None and not event.get("bot_id"):
             thread_ts, user, text = event.get("thread_ts"), event.get("user", ""), event.get("text", "")
             in_thread = thread_ts and thread_ts != event.get("ts")
-            starts = _MENTION.search(text) and "start" in text.lower()  # app_mention handles those
+            starts = start_words(text, bot_user_id) is not None  # the app_mention event handles those
             if in_thread and user and user != bot_user_id and not starts:
-                return InboxItem(event_id, "message", channel, thread_ts, user, event.get("ts", ""), text)
+                return InboxItem(
+                    event_id, "message", channel, thread_ts, user, event.get("ts", ""), from_slack(text)
+                )
     return InboxItem(event_id, "seen")
 
 
@@ -91,12 +105,22 @@ def build_app(
     )
     runner = service.runner
 
-    # `/interview <sub>` handlers added by the feature modules: name -> async (ack, command, respond, rest)
-    subcommands: dict = {}
+    # `/interview <sub>`: the app's own, then what the feature modules add; help is generated from it
+    subcommands: dict[str, bk.Subcommand] = {
+        "start": bk.Subcommand(
+            "start [team] [problem] [junior|senior|staff] [minutes]", "start an interview in a thread here"
+        ),
+        "pair": bk.Subcommand(
+            "pair @interviewer @candidate [problem] [level] [minutes]",
+            "a pair interview; the interviewer gets a private guide and a scorecard",
+        ),
+        "problems": bk.Subcommand("problems", "the problem bank"),
+    }
     # --- feature modules register here (each adds its own subcommands, actions and events) ---
     history.register(app, service, subcommands)
     team.register(app, service, subcommands)
     daily_mod.register(app, daily, subcommands)
+    subcommands["help"] = bk.Subcommand("help", "this list")
 
     @app.middleware
     async def store_before_ack(body: dict, next) -> BoltResponse | None:  # noqa: A002
@@ -113,15 +137,13 @@ def build_app(
         return await next()
 
     async def mentioned(item: InboxItem) -> None:
-        text = _MENTION.sub("", item.text).strip()
-
         async def tell(message: str) -> None:
             await client.chat_postMessage(
-                channel=item.channel, thread_ts=item.thread_ts, text=f"<@{item.user}> {message}"
+                channel=item.channel, thread_ts=item.thread_ts, text=f"{mention(item.user)} {message}"
             )
 
-        first, _, rest = text.partition(" ")
-        if first.lower() != "start":
+        rest = start_words(item.text, service.bot_user_id)
+        if rest is None:
             await tell("Say `@interview-bot start [problem] [level] [minutes]` to start an interview here.")
             return
         await service.start(item.channel, item.user, parse_start(rest), item.thread_ts, tell)
@@ -136,9 +158,10 @@ def build_app(
     async def interview_command(ack, command, respond) -> None:
         words = (command.get("text") or "").strip().split(maxsplit=1)
         sub = words[0].lower() if words else "help"
-        rest = words[1] if len(words) > 1 else ""
+        raw = words[1] if len(words) > 1 else ""
+        rest = from_slack(raw)  # with should_escape, Slack sends mentions and & < > as markup
         if sub == "help":
-            await ack(text=bk.HELP_TEXT)
+            await ack(text=bk.help_text(subcommands))
             return
         if sub == "problems":
             await ack(text=bk.problems_text(service.bank))
@@ -149,14 +172,14 @@ def build_app(
             async def tell_pair(text: str) -> None:
                 await respond(text=text, response_type="ephemeral", replace_original=False)
 
-            await pair.start(command["channel_id"], command["user_id"], rest, tell_pair)
+            await pair.start(command["channel_id"], command["user_id"], raw, tell_pair)
             return
-        handler = subcommands.get(sub)
-        if handler is not None:
-            await handler(ack=ack, command=command, respond=respond, rest=rest)
+        entry = subcommands.get(sub)
+        if entry is not None and entry.handler is not None:
+            await entry.handler(ack=ack, command=command, respond=respond, rest=rest)
             return
         if sub != "start":
-            await ack(text=f"I don't know `/interview {sub}`. " + bk.HELP_TEXT)
+            await ack(text=f"I don't know `/interview {escape(sub)}`. " + bk.help_text(subcommands))
             return
         await ack()
 
@@ -210,7 +233,8 @@ def build_app(
 
     @app.action(pair_mod.ACTION_CANCEL)
     async def cancel_pair(ack, body, action, client) -> None:
-        fresh = await control(body, action, "cancel", action["value"], by=f"<@{body['user']['id']}>")
+        who = body["user"].get("username") or body["user"].get("name") or "someone"
+        fresh = await control(body, action, "cancel", action["value"], by=f"@{who}")
         await ack()
         if not fresh:
             await refuse(client, body, ALREADY_DONE)

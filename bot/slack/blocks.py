@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from bot.render import PITFALL_NAMES, TIP_NAMES, VERDICTS
-from flows.text import neutralise
+from bot.slack.escape import escape, escape_all
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -82,49 +85,52 @@ def controls(interview_id: str, mode: str = "solo", token: str = "") -> dict:
 
 
 def bot_message(text: str, kind: str, interview_id: str, mode: str = "solo", token: str = "") -> list[dict]:
-    """Blocks of one bot message; phase openings carry the controls, for the moment `token` names."""
-    blocks = [_section(text)]
+    """Blocks of one bot message (plain engine text, escaped here); phase openings carry the controls."""
+    blocks = [_section(escape(text))]
     if kind == "phase" or (kind == "intro" and mode != "pair"):
         blocks.append(controls(interview_id, mode, token))
     return blocks
+
+
+def minutes(value: float) -> str:
+    """Minutes to one decimal, without a trailing .0: 4.41176 -> 4.4, 5.0 -> 5."""
+    return f"{float(value):.1f}".removesuffix(".0")
 
 
 def _phase_line(p: dict) -> str:
     bar = "●" * p["score"] + "○" * (4 - p["score"])
     head = (
         f"*{p.get('name', p['phase'])}*  {bar} {p['score']}/4 · "
-        f"{p['minutes_used']:.1f} of {p['minutes_budget']:g} min"
+        f"{minutes(p['minutes_used'])} of {minutes(p['minutes_budget'])} min"
     )
-    return f"{head}\n{neutralise(p['feedback'])}"
+    return f"{head}\n{p['feedback']}"
 
 
 def recap_blocks(recap: dict) -> list[dict]:
-    """The whole recap as blocks (may exceed one message; see `split_messages`)."""
-    title = f"Recap: {recap.get('title', recap['problem'])}"[:MAX_HEADER_CHARS]
+    """The whole recap as blocks (may exceed one message; see `split_messages`).
+
+    Every string of the recap (quotes of what people wrote, problem text) is escaped first.
+    """
+    title = f"Recap: {recap.get('title', recap['problem'])}"[:MAX_HEADER_CHARS]  # plain_text: no markup
+    recap = escape_all(recap)
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": title}},
         _section(
             f"*{recap['overall']}/100 · {VERDICTS[recap['verdict']]}* ({recap['level']})\n"
-            f"{neutralise(recap.get('summary', ''))}"
+            f"{recap.get('summary', '')}"
         ),
         {"type": "divider"},
     ]
     blocks += [_section(_phase_line(p)) for p in recap["phases"]]
     blocks.append({"type": "divider"})
-    good = [f"✅ *{TIP_NAMES[t['id']]}*: {neutralise(t['evidence'])}" for t in recap["tips"] if t["followed"]]
-    bad = [
-        f"⚠️ *{PITFALL_NAMES[p['id']]}*: {neutralise(p['evidence'])}"
-        for p in recap["pitfalls"]
-        if p["triggered"]
-    ]
-    bad += [
-        f"▫️ *{TIP_NAMES[t['id']]}*: {neutralise(t['evidence'])}" for t in recap["tips"] if not t["followed"]
-    ]
+    good = [f"✅ *{TIP_NAMES[t['id']]}*: {t['evidence']}" for t in recap["tips"] if t["followed"]]
+    bad = [f"⚠️ *{PITFALL_NAMES[p['id']]}*: {p['evidence']}" for p in recap["pitfalls"] if p["triggered"]]
+    bad += [f"▫️ *{TIP_NAMES[t['id']]}*: {t['evidence']}" for t in recap["tips"] if not t["followed"]]
     if good:
         blocks += _chunked("*Strengths*", good)
     if bad:
         blocks += _chunked("*What to fix*", bad)
-    blocks += _chunked("*Practise next*", [f"• {neutralise(s)}" for s in recap["next_steps"]])
+    blocks += _chunked("*Practise next*", [f"• {s}" for s in recap["next_steps"]])
     return blocks
 
 
@@ -155,17 +161,26 @@ def recap_fallback_text(recap: dict) -> str:
 
 def problems_text(bank: dict) -> str:
     """The bank as a short list for `/interview problems`."""
-    lines = [f"• *{p.title}* (`{p.slug}`) {p.category}" for p in bank.values()]
+    lines = [f"• *{escape(p.title)}* (`{p.slug}`) {p.category}" for p in bank.values()]
     return "*Problems*\n" + "\n".join(lines) + "\nStart one: `/interview start url shortener senior 45`"
 
 
-HELP_TEXT = (
-    "*Mock system-design interviews*\n"
-    "• `/interview start [problem] [junior|senior|staff] [minutes]`: start one in a thread here\n"
-    "• `@interview-bot start [problem]`: start one in this thread\n"
-    "• `/interview pair @interviewer @candidate [problem] [level] [minutes]`: a pair interview; the "
-    "interviewer gets a private guide and a scorecard\n"
-    "• `/interview problems`: the problem bank\n"
-    "In the thread, answer in messages; the words `next`, `hint`, `time`, `pause`, `resume` and `end` "
-    "are controls. I keep time, ask follow-ups, and finish with a scored recap."
-)
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/interview` subcommand: how to call it, what it does, and its handler."""
+
+    usage: str
+    summary: str
+    handler: Callable | None = None  # async (ack, command, respond, rest); None: handled by the app
+
+
+def help_text(subcommands: dict[str, Subcommand]) -> str:
+    """`/interview help`, generated from the registered subcommands."""
+    lines = ["*Mock system-design interviews*"]
+    lines += [f"• `/interview {c.usage}`: {c.summary}" for c in subcommands.values()]
+    lines.append("• `@interview-bot start [problem]`: start one in this thread")
+    lines.append(
+        "In the thread, answer in messages; the words `next`, `hint`, `time`, `pause`, `resume` and `end` "
+        "are controls. I keep time, ask follow-ups, and finish with a scored recap."
+    )
+    return "\n".join(lines)

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.models import ScheduleRow
 from bot.slack import blocks as bk
+from bot.slack.escape import escape
 from bot.slack.service import InterviewService, StartRequest
 from flows.framework import LEVELS, PHASE_SPECS, phase_budget_seconds
 from flows.problem import CATEGORIES, Problem
@@ -140,7 +141,7 @@ def prompt_blocks(problem: Problem, level: str, local_date: str) -> list[dict]:
             "type": "header",
             "text": {"type": "plain_text", "text": f"Problem of the day: {problem.title}"[:150]},
         },
-        bk._section(problem.prompt),
+        bk._section(escape(problem.prompt)),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{level} level · {phases}"}]},
         bk.button_row(
             "daily",
@@ -362,7 +363,11 @@ def register(app, daily: DailyService, subcommands: dict) -> None:
         reply = await daily.command(command["channel_id"], command["user_id"], rest)
         await respond(text=reply, response_type="ephemeral", replace_original=False)
 
-    subcommands["daily"] = daily_command
+    subcommands["daily"] = bk.Subcommand(
+        "daily [HH:MM [zone] [days] [level] [category] | off | skip YYYY-MM-DD]",
+        "a problem of the day in this channel at a set time",
+        daily_command,
+    )
 
     async def start(ack, body, action, client, team: bool) -> None:
         await ack()

@@ -14,7 +14,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.models import InterviewRow
 from bot.render import VERDICTS
-from bot.slack.blocks import _section
+from bot.slack.blocks import Subcommand, _section
+from bot.slack.escape import escape
 from bot.slack.service import InterviewService, StartRequest
 from flows.engine import to_transcript
 from flows.framework import PHASE_SPECS
@@ -53,8 +54,9 @@ async def past_interviews(
 
 
 def _title(service: InterviewService, slug: str) -> str:
+    """A problem's title, escaped for mrkdwn."""
     problem = service.bank.get(slug)
-    return problem.title if problem else slug
+    return escape(problem.title if problem else slug)
 
 
 def _date(row: InterviewRow) -> str:
@@ -220,7 +222,7 @@ def home_view(
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*Suggested next:* {suggestion.title}"},
+                "text": {"type": "mrkdwn", "text": f"*Suggested next:* {escape(suggestion.title)}"},
                 "accessory": {
                     "type": "button",
                     "text": {"type": "plain_text", "text": "Start it"},
@@ -328,8 +330,12 @@ def register(app, service: InterviewService, subcommands: dict) -> None:
             replace_original=False,
         )
 
-    subcommands["history"] = history
-    subcommands["forget"] = forget
+    subcommands["history"] = Subcommand(
+        "history [export]", "your last interviews (export: all of them, as a file by direct message)", history
+    )
+    subcommands["forget"] = Subcommand(
+        "forget me", "delete all your interviews and your words in others'", forget
+    )
 
     @app.action(ACTION_FORGET_CONFIRM)
     async def forget_confirmed(ack, body, action, respond) -> None:

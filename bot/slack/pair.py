@@ -16,6 +16,7 @@ from bot.models import InterviewRow, ScorecardRow
 from bot.repository import Placement
 from bot.slack import blocks as bk
 from bot.slack import pair_views as pv
+from bot.slack.escape import from_slack
 from bot.slack.service import InterviewService, StartRequest, parse_start
 from bot.stores import ScorecardStore
 from flows.engine import new_interview
@@ -35,7 +36,7 @@ PAIR_USAGE = "Usage: `/interview pair @interviewer @candidate [problem] [junior|
 def parse_pair(text: str) -> tuple[list[str], StartRequest]:
     """The mentioned users (in order) and the rest of the start request."""
     users = _USER.findall(text)
-    return users, parse_start(_USER.sub(" ", text))
+    return users, parse_start(from_slack(_USER.sub(" ", text)))
 
 
 class PairService:

@@ -1,20 +1,19 @@
 """Pair interviews in Block Kit: the interviewer's guide, the scorecard and self-rating modals, the merged recap.
 
 Pure functions: they build and read Slack payloads and never call Slack. Text from the problem bank is
-escaped for mrkdwn; text people typed goes through `flows.text.neutralise` so it never pings anyone.
+escaped for mrkdwn, and so is text people typed (bot.slack.escape), so it never pings anyone.
 """
 
 from __future__ import annotations
 
 import json
-import re
 
 from bot.render import PITFALL_NAMES, TIP_NAMES, VERDICTS
 from bot.slack.blocks import MAX_HEADER_CHARS, MAX_SECTION_CHARS, recap_blocks
+from bot.slack.escape import escape, mention
 from flows import framework as fw
 from flows.problem import Concept, Problem
 from flows.scoring import PITFALL_IDS, TIP_IDS
-from flows.text import neutralise
 
 SCORECARD_CALLBACK = "pair_scorecard"
 SELF_RATING_CALLBACK = "pair_self_rating"
@@ -69,15 +68,8 @@ LEVEL_EXPECTATIONS: dict[str, str] = {
     ),
 }
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-
 
 # ---------------------------------------------------------------- helpers
-
-
-def _esc(text: str) -> str:
-    """Escape trusted problem-bank text for mrkdwn (&, < and > are control characters there)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _plain(text: str, limit: int) -> dict:
@@ -127,8 +119,8 @@ def _chunk(title: str, lines: list[str]) -> list[dict]:
 
 
 def _mention(user_id: str) -> str:
-    """A ping for a real Slack user id; anything else is shown as neutralised text."""
-    return f"<@{user_id}>" if _USER_ID.match(user_id or "") else neutralise(user_id or "someone")
+    """A ping for a real Slack user id; anything else is shown as escaped text."""
+    return mention(user_id)
 
 
 def _phase_name(phase: str) -> str:
@@ -167,7 +159,7 @@ def _hint_lines(hints: tuple[str, ...]) -> list[str]:
             when = "Only if they are still stuck after that, give the next"
         else:
             when = "Still stuck? Then the last one"
-        lines.append(f"{i + 1}. {when}: “{_esc(hint)}”")
+        lines.append(f"{i + 1}. {when}: “{escape(hint)}”")
     lines.append("_One hint at a time; mention in your written feedback which hints were needed._")
     return lines
 
@@ -176,7 +168,7 @@ def _question_lines(problem: Problem, phase: str) -> list[str]:
     questions = problem.guide(phase).questions or tuple(
         q.format(title=problem.title) for q in fw.PHASE_SPECS[phase].questions
     )
-    return [f"• {_esc(q)}" for q in questions]
+    return [f"• {escape(q)}" for q in questions]
 
 
 def _deep_dive_blocks(problem: Problem, level: str) -> list[dict]:
@@ -188,18 +180,18 @@ def _deep_dive_blocks(problem: Problem, level: str) -> list[dict]:
     )
     blocks = _chunk(
         "*What to expect at this level*",
-        [LEVEL_EXPECTATIONS[level], f"To open, you could say: “{_esc(opening)}”"],
+        [LEVEL_EXPECTATIONS[level], f"To open, you could say: “{escape(opening)}”"],
     )
     if guide.questions:
-        blocks += _chunk("*Questions you can ask*", [f"• {_esc(q)}" for q in guide.questions])
+        blocks += _chunk("*Questions you can ask*", [f"• {escape(q)}" for q in guide.questions])
     blocks += _chunk(
         f"*Topic menu* ({len(topics)} topics, ⭐ = core: a strong answer reaches these)",
         [],
     )
     for concept in topics:
-        lines = [f"*{_core_mark(concept)}{_esc(concept.name)}*", f"_Ask:_ {_esc(concept.follow_up)}"]
+        lines = [f"*{_core_mark(concept)}{escape(concept.name)}*", f"_Ask:_ {escape(concept.follow_up)}"]
         if concept.good.strip():
-            lines.append(f"_Good looks like:_ {_esc(concept.good.strip())}")
+            lines.append(f"_Good looks like:_ {escape(concept.good.strip())}")
         blocks += _chunk("", lines)
     return blocks
 
@@ -210,7 +202,7 @@ def _phase_blocks(problem: Problem, phase: str, index: int, level: str) -> list[
     blocks: list[dict] = [
         {"type": "divider"},
         _header(f"{index}. {spec.name} · {_budget(phase)}"),
-        _context(f"Listen for: {_esc(spec.listens_for)}."),
+        _context(f"Listen for: {escape(spec.listens_for)}."),
     ]
     if phase == "deep_dives":
         blocks += _deep_dive_blocks(problem, level)
@@ -219,14 +211,14 @@ def _phase_blocks(problem: Problem, phase: str, index: int, level: str) -> list[
         blocks += _chunk("*Ask*", _question_lines(problem, phase))
         blocks += _chunk(
             "*A good answer covers* (⭐ = core)",
-            [f"• {_core_mark(c)}{_esc(c.name)}" for c in concepts],
+            [f"• {_core_mark(c)}{escape(c.name)}" for c in concepts],
         )
         blocks += _chunk(
             "*If they miss something, follow up* (core first)",
-            [f"• {_core_mark(c)}_{_esc(c.name)}:_ {_esc(c.follow_up)}" for c in concepts if c.follow_up],
+            [f"• {_core_mark(c)}_{escape(c.name)}:_ {escape(c.follow_up)}" for c in concepts if c.follow_up],
         )
     if guide.red_flags:
-        blocks += _chunk("*Red flags*", [f"🚩 {_esc(flag)}" for flag in guide.red_flags])
+        blocks += _chunk("*Red flags*", [f"🚩 {escape(flag)}" for flag in guide.red_flags])
     if guide.hints:
         blocks += _chunk("*Hints, in order*", _hint_lines(guide.hints))
     return blocks
@@ -243,9 +235,9 @@ def guide_blocks(problem: Problem, level: str) -> list[dict]:
             "You ask the questions and move the phases on; the bot keeps time for you both."
         ),
     ]
-    blocks += _chunk("*The problem*", [_esc(problem.prompt)])
+    blocks += _chunk("*The problem*", [escape(problem.prompt)])
     blocks += _chunk(
-        "*To open, say something like*", [f"> {line}" for line in _esc(problem.opening).splitlines()]
+        "*To open, say something like*", [f"> {line}" for line in escape(problem.opening).splitlines()]
     )
     blocks += _chunk(
         "*How to run it*",
@@ -253,7 +245,7 @@ def guide_blocks(problem: Problem, level: str) -> list[dict]:
             "• Keep the lists below to yourself: ask, then listen, and follow up only on what they miss.",
             "• Let them drive; step in when they drift or a phase runs over its budget.",
             "• At the end you will score each phase from 1 to 4:",
-            *[f"    {n}. {_esc(text)}" for n, text in SCORE_LEVELS.items()],
+            *[f"    {n}. {escape(text)}" for n, text in SCORE_LEVELS.items()],
         ],
     )
     for i, phase in enumerate(problem.phase_ids, start=1):
@@ -357,7 +349,7 @@ def _text_input(placeholder: str, initial: str | None) -> dict:
 
 
 def _levels_context() -> dict:
-    return _context("\n".join(f"*{n}* {_esc(text)}" for n, text in SCORE_LEVELS.items()))
+    return _context("\n".join(f"*{n}* {escape(text)}" for n, text in SCORE_LEVELS.items()))
 
 
 def _modal(callback_id: str, title: str, submit: str, metadata: dict, blocks: list[dict]) -> dict:
@@ -379,9 +371,9 @@ def scorecard_view(
     prefill = prefill or {}
     scores = prefill.get("scores") or {}
     intro = (
-        f"*{_esc(problem.title)}*: you are editing your scorecard; the recap will be updated."
+        f"*{escape(problem.title)}*: you are editing your scorecard; the recap will be updated."
         if editing
-        else f"*{_esc(problem.title)}*: score each phase against the framework, tick what you saw, and "
+        else f"*{escape(problem.title)}*: score each phase against the framework, tick what you saw, and "
         "write the feedback the candidate reads first."
     )
     blocks: list[dict] = [_mrkdwn(intro), _levels_context()]
@@ -508,7 +500,7 @@ def self_rating_view(interview_id: str, problem: Problem) -> dict:
     """The candidate's self-rating modal: one 1-4 score per phase."""
     blocks: list[dict] = [
         _mrkdwn(
-            f"*{_esc(problem.title)}*: how do you think each phase went? Your ratings appear beside "
+            f"*{escape(problem.title)}*: how do you think each phase went? Your ratings appear beside "
             "your interviewer's in the recap; they don't change anyone's scores."
         ),
         _levels_context(),
@@ -561,7 +553,7 @@ def self_differences(scorecard: dict | None, self_rating: dict | None) -> list[t
 
 
 def _written(title: str, text: str) -> list[dict]:
-    body = neutralise(text or "").strip() or "_(nothing written)_"
+    body = escape(text or "").strip() or "_(nothing written)_"
     return _chunk(title, body.splitlines())
 
 
@@ -575,7 +567,7 @@ def _phase_lines(auto_recap: dict, scorecard: dict, candidate: str, self_rating:
         parts = [f"interviewer {h}/4" if h is not None else "interviewer –", f"automatic {auto}/4"]
         if phase in rating:
             parts.append(f"candidate {rating[phase]}/4")
-        lines.append(f"*{neutralise(p.get('name') or _phase_name(phase))}*: " + " · ".join(parts))
+        lines.append(f"*{escape(p.get('name') or _phase_name(phase))}*: " + " · ".join(parts))
         if h is not None and abs(int(h) - auto) >= CALIBRATION_GAP:
             lines.append(f"      ⚠️ calibration: {abs(int(h) - auto)} points apart")
         if h is not None and phase in rating and int(rating[phase]) != int(h):
@@ -628,7 +620,7 @@ def merged_recap_blocks(
         ]
         if self_rating:
             lines = [
-                f"*{neutralise(p.get('name') or _phase_name(p['phase']))}*: automatic {p['score']}/4"
+                f"*{escape(p.get('name') or _phase_name(p['phase']))}*: automatic {p['score']}/4"
                 + (f" · candidate {self_rating[p['phase']]}/4" if p["phase"] in self_rating else "")
                 for p in auto_recap["phases"]
             ]
@@ -637,9 +629,7 @@ def merged_recap_blocks(
 
     blocks = [
         _header(f"Pair interview recap: {title}"),
-        _context(
-            f"Interviewer {interviewer} · candidate {candidate} · level {neutralise(auto_recap['level'])}"
-        ),
+        _context(f"Interviewer {interviewer} · candidate {candidate} · level {escape(auto_recap['level'])}"),
     ]
     blocks += _written(f"*What went well*, from {interviewer}", scorecard.get("strengths", ""))
     blocks += _written(f"*What to fix*, from {interviewer}", scorecard.get("to_fix", ""))

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app.runner import InboxItem, InterviewRunner
 from bot.repository import Placement
+from bot.slack.escape import escape
 from bot.stores import HistoryQueries, ScheduleStore
 from flows.engine import new_interview
 from flows.framework import LEVELS
@@ -116,10 +117,10 @@ class InterviewService:
         if thread_ts is None:
             try:
                 text = (
-                    f"<@{user}> is starting a team mock interview: *{problem.title}* ({request.level}). "
+                    f"<@{user}> is starting a team mock interview: *{escape(problem.title)}* ({request.level}). "
                     "This is a team interview: everyone in this thread answers."
                     if team
-                    else f"<@{user}> is starting a mock interview: *{problem.title}* ({request.level}). "
+                    else f"<@{user}> is starting a mock interview: *{escape(problem.title)}* ({request.level}). "
                     "Answers go in this thread."
                 )
                 root = await self.client.chat_postMessage(channel=channel, text=text)
@@ -149,7 +150,9 @@ class InterviewService:
             problem = self._pick_problem(request.problem, await self.repository.problems_done(user_id=user))
         except UnknownProblem as exc:
             hint = f" Closest: {', '.join(exc.suggestions)}." if exc.suggestions else ""
-            await tell_user(f"I don't know the problem '{exc.name}'.{hint} See `/interview problems`.")
+            await tell_user(
+                f"I don't know the problem '{escape(exc.name)}'.{hint} See `/interview problems`."
+            )
             return None
         if request.minutes is not None and not 5 <= request.minutes <= 180:
             await tell_user("Minutes must be between 5 and 180, e.g. `/interview start url shortener 45`.")

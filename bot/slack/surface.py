@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app.ports import DeliveryFailed, Place
 from bot.slack import blocks as bk
+from bot.slack.escape import escape, mention
 
 log = logging.getLogger("interview_bot.slack")
 
@@ -54,7 +55,7 @@ class SlackSurface:
             self.client.chat_postMessage(
                 channel=place.channel,
                 thread_ts=place.thread_ts,
-                text=text,
+                text=escape(text),
                 blocks=bk.bot_message(text, kind, place.interview_id, place.mode, token),
                 metadata={"event_type": OUTBOX_EVENT, "event_payload": {"ref": ref}},
             )
@@ -64,7 +65,7 @@ class SlackSurface:
         """Only the interviewer sees it."""
         await self._call(
             self.client.chat_postEphemeral(
-                channel=place.channel, user=place.interviewer, thread_ts=place.thread_ts, text=text
+                channel=place.channel, user=place.interviewer, thread_ts=place.thread_ts, text=escape(text)
             )
         )
 
@@ -151,8 +152,8 @@ def contributions_text(recap: dict) -> str:
     lines = ["*Team contributions* (the team is scored as a whole):"]
     for user, by_phase in recap.get("contributions", {}).items():
         phases = ", ".join(f"{names.get(ph, ph)} {n}" for ph, n in by_phase.items())
-        line = f"• <@{user}>: {phases}"
+        line = f"• {mention(user)}: {escape(phases)}"
         if concepts.get(user):
-            line += f"; covered {', '.join(concepts[user])}"
+            line += f"; covered {escape(', '.join(concepts[user]))}"
         lines.append(line)
     return "\n".join(lines)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.slack import blocks as bk
+from bot.slack.escape import mention
 from flows import framework as fw
 
 WEEK = timedelta(days=7)
@@ -107,7 +109,7 @@ def stats_text(stats: ChannelStats) -> str:
     lines = [
         f"*This week in <#{stats.channel}>* (last 7 days): {stats.interviews} interview{plural}"
         f" ({stats.team_interviews} team).",
-        "Participants: " + ", ".join(f"<@{p}>" for p in stats.participants),
+        "Participants: " + ", ".join(mention(p) for p in stats.participants),
     ]
     if stats.phase_averages:
         averages = ", ".join(
@@ -121,7 +123,7 @@ def stats_text(stats: ChannelStats) -> str:
     ranked = sorted(stats.streaks.items(), key=lambda kv: (-kv[1], stats.participants.index(kv[0])))
     lines.append(
         "Streaks (consecutive days with an interview): "
-        + ", ".join(f"<@{p}> {n} day{'s' if n != 1 else ''}" for p, n in ranked)
+        + ", ".join(f"{mention(p)} {n} day{'s' if n != 1 else ''}" for p, n in ranked)
     )
     return "\n".join(lines)
 
@@ -135,4 +137,6 @@ def register(app, service, subcommands: dict) -> None:
         text = stats_text(await channel_stats(service, command["channel_id"]))
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
-    subcommands["stats"] = stats
+    subcommands["stats"] = bk.Subcommand(
+        "stats", "this week's interviews, scores and streaks in this channel", stats
+    )
