@@ -178,7 +178,8 @@ class HistoryQueries:
     async def channel_activity(
         self, channel: str
     ) -> tuple[list[tuple[str, str | None, bool, datetime]], dict[str, set[str]], dict[str, dict]]:
-        """A channel's interviews (id, candidate, team, created), who answered in each, and the recaps."""
+        """A channel's interviews (id, candidate, team, created), who answered in each, and the recaps
+        that were shown in the channel (a pair interview's only if its recap was posted there)."""
         async with self._sessions() as session:
             rows = [
                 (r.id, r.user_id, bool(r.team), r.created_at)
@@ -201,8 +202,12 @@ class HistoryQueries:
                 )
                 for interview_id, user in turns:
                     authors[interview_id].add(user)
+                public = (InterviewRow.mode != "pair") | (ScorecardRow.posted_channel == channel)
                 for interview_id, data in await session.execute(
-                    select(RecapRow.interview_id, RecapRow.data).where(RecapRow.interview_id.in_(ids))
+                    select(RecapRow.interview_id, RecapRow.data)
+                    .join(InterviewRow, InterviewRow.id == RecapRow.interview_id)
+                    .outerjoin(ScorecardRow, ScorecardRow.interview_id == RecapRow.interview_id)
+                    .where(RecapRow.interview_id.in_(ids), public)
                 ):
                     recaps[interview_id] = json.loads(data)
         return rows, authors, recaps

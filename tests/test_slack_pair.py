@@ -331,3 +331,20 @@ async def test_cancel_is_for_the_two_people_or_whoever_started_it(running, slack
     )
     await eventually(lambda: any("cancelled this pair interview" in t for t in running.thread_texts(thread)))
     assert running.rows("SELECT count(*) FROM timers WHERE state = 'pending'") == [(0,)]
+
+
+@pytest.mark.parametrize(("destination", "public"), [("candidate", False), ("thread", True)])
+async def test_stats_show_a_pair_interviews_scores_only_if_its_recap_was_posted_in_the_channel(
+    running, slack, destination, public
+):
+    iid, thread = await start_pair(running, slack)
+    await message(running, thread, CANDIDATE, "users shorten urls and get redirected")
+    await press(running, INTERVIEWER, bk.ACTION_END, iid, thread)
+    await slack.wait_for("views.open")
+    choice = {"destination": {"type": "radio_buttons", "selected_option": {"value": destination}}}
+    await submit(running, INTERVIEWER, iid, scorecard_values(PHASES, destination=choice))
+    await eventually(lambda: running.rows("SELECT posted_ts FROM scorecards WHERE posted_ts IS NOT NULL"))
+    await running.command("stats", user=OTHER, channel=CHANNEL)
+    reply = (await slack.wait_for_response_url())[-1]["text"]
+    assert ("Average score per phase" in reply) is public
+    assert ("No recaps yet this week" in reply) is not public
