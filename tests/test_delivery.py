@@ -300,3 +300,48 @@ async def test_sigkill_during_a_burst_of_200_answers_over_50_threads_loses_nothi
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+async def _interview_and_schedule(running, slack) -> str:
+    thread = slack_ts()
+    await running.event(sp.app_mention_event(CHANNEL, "U1", "<@UBOT> start url shortener", thread))
+    await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+    await running.event(sp.message_event(CHANNEL, "U1", "users shorten links", slack_ts(), thread_ts=thread))
+    await running.command("daily 09:00 UTC", user="U1")
+    await eventually(lambda: running.rows("SELECT count(*) FROM schedules") == [(1,)])
+    return thread
+
+
+async def test_removing_the_app_stops_all_work_and_deletes_everything_it_stored(tmp_path):
+    async with SlackStandIn() as slack:
+        running = await start_bot(slack, tmp_path, pace=120.0)  # a warning would come within 2 s
+        try:
+            await _interview_and_schedule(running, slack)
+            status, _ = await running.event({"type": "app_uninstalled", "event_ts": slack_ts()})
+            assert status == 200
+            await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(0,)])
+            for table in ("turns", "timers", "recaps", "outbox", "schedules", "inbox"):
+                assert running.rows(f"SELECT count(*) FROM {table}") == [(0,)], table
+            assert not [j.id for j in running.bot.scheduler.get_jobs() if j.id != "retention"]
+            calls = len(slack.calls)
+            await asyncio.sleep(3)  # past the Requirements warning: nothing more is sent
+            assert len(slack.calls) == calls
+        finally:
+            await stop_bot(running)
+
+
+async def test_a_revoked_bot_token_is_handled_like_removal_and_a_user_token_is_not(tmp_path):
+    async with SlackStandIn() as slack:
+        running = await start_bot(slack, tmp_path, pace=1.0)
+        try:
+            await _interview_and_schedule(running, slack)
+            user_only = {"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}, "event_ts": slack_ts()}
+            assert (await running.event(user_only))[0] == 200
+            await asyncio.sleep(0.5)
+            assert running.rows("SELECT count(*) FROM interviews") == [(1,)]
+            bot = {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}, "event_ts": slack_ts()}
+            assert (await running.event(bot))[0] == 200
+            await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(0,)])
+            assert running.rows("SELECT count(*) FROM schedules") == [(0,)]
+        finally:
+            await stop_bot(running)

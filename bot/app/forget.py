@@ -1,4 +1,6 @@
-"""`forget me`: everything of one person removed, inside the runner's write path.
+"""Deleting inside the runner's write path: `forget me`, and purges (uninstall, retention).
+
+`forget me` removes everything of one person.
 
 Interviews they sat are deleted with every row; their messages leave other people's interviews
 (turn rows and stored state alike), quotes of them leave stored recaps, scorecards they wrote go,
@@ -12,11 +14,13 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import (
+    DailyPostRow,
     DailyStartRow,
     InboxRow,
     InterviewRow,
@@ -155,3 +159,26 @@ async def forget_in(
     await session.execute(delete(InboxRow).where(InboxRow.user_id == user))
     await session.execute(update(ScheduleRow).where(ScheduleRow.created_by == user).values(created_by=""))
     return Forgotten(len(own), int(own_turns or 0) + their_turns, int(recaps or 0)), pending
+
+
+async def purge_in(session: AsyncSession, before: datetime | None) -> tuple[int, list[tuple[str, str]]]:
+    """Delete interviews created before `before` with all their rows, or with None everything the
+    bot stored (the app was removed). Returns how many interviews went and their pending timers."""
+    query = select(InterviewRow.id)
+    if before is not None:
+        query = query.where(InterviewRow.created_at < before)
+    ids = list(await session.scalars(query))
+    pending = [
+        (t.interview_id, t.timer_id)
+        for t in await session.scalars(
+            select(TimerRow).where(TimerRow.interview_id.in_(ids), TimerRow.state == "pending")
+        )
+    ]
+    for table in (TurnRow, RecapRow, TimerRow, ScorecardRow, OutboxRow):
+        await session.execute(delete(table).where(table.interview_id.in_(ids)))
+    await session.execute(delete(DailyStartRow).where(DailyStartRow.interview_id.in_(ids)))
+    await session.execute(delete(InterviewRow).where(InterviewRow.id.in_(ids)))
+    if before is None:
+        for table in (InboxRow, ScheduleRow, DailyPostRow, DailyStartRow, ScorecardRow):
+            await session.execute(delete(table))
+    return len(ids), pending

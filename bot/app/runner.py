@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app.forget import Forgotten, forget_in
+from bot.app.forget import Forgotten, forget_in, purge_in
 from bot.app.outbox import OutboxSender
 from bot.app.ports import Clock, Place, Timers
 from bot.models import InboxRow, InterviewRow, OutboxRow, RecapRow, TimerRow, TurnRow
@@ -599,6 +599,35 @@ class InterviewRunner:
                     self.timers.disarm(interview_id, timer_id)
                 return forgotten
         raise RuntimeError(f"could not forget a user after {SAVE_ATTEMPTS} attempts")
+
+    async def purge(self, before: datetime | None = None) -> int:
+        """Delete interviews created before `before` (retention), or everything (the app was
+        removed from the workspace); their timers are disarmed. Returns how many interviews went."""
+        with self._busy():
+            for attempt in range(SAVE_ATTEMPTS):
+                try:
+                    async with self.sessions.begin() as session:
+                        count, dropped = await purge_in(session, before)
+                    break
+                except OperationalError:
+                    await asyncio.sleep(0.02 * (attempt + 1))
+            else:
+                raise RuntimeError("the database stayed locked during a purge")
+        for interview_id, timer_id in dropped:
+            self.timers.disarm(interview_id, timer_id)
+            self._locks.pop(interview_id, None)
+        return count
+
+    async def prune(self, before: float) -> None:
+        """Drop inbox claims and sent outbox rows older than `before` (wall seconds): they only
+        guard against Slack's retries, which stop within minutes."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                delete(InboxRow).where(InboxRow.received_at < before, InboxRow.state != "pending")
+            )
+            await session.execute(
+                delete(OutboxRow).where(OutboxRow.created_at < before, OutboxRow.state == "sent")
+            )
 
     # ------------------------------------------------------------ timers
 

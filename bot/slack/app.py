@@ -13,7 +13,7 @@ from bot.app.runner import InboxItem
 from bot.settings import Settings
 from bot.slack import blocks as bk
 from bot.slack import daily as daily_mod
-from bot.slack import history, team
+from bot.slack import history, lifecycle, team
 from bot.slack import pair as pair_mod
 from bot.slack.escape import escape, from_slack, mention
 from bot.slack.service import InterviewService, parse_start
@@ -120,6 +120,7 @@ def build_app(
     history.register(app, service, subcommands)
     team.register(app, service, subcommands)
     daily_mod.register(app, daily, subcommands)
+    lifecycle.register(app, service, daily)
     subcommands["help"] = bk.Subcommand("help", "this list")
 
     @app.middleware

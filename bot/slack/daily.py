@@ -252,6 +252,12 @@ class DailyService:
             misfire_grace_time=int(CATCH_UP.total_seconds()),
         )
 
+    def stop_all(self) -> None:
+        """No more daily posts anywhere (the app was removed)."""
+        for job in self.iv.scheduler.get_jobs():
+            if job.id.startswith("daily:"):
+                job.remove()
+
     def _unarm(self, channel: str) -> None:
         job = self.iv.scheduler.get_job(f"daily:{channel}")
         if job:

@@ -132,6 +132,7 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
     try:
         auth = await client.auth_test()
         service.bot_user_id = auth.get("user_id", "")
+        service.team_id = auth.get("team_id", "")
     except Exception as exc:  # noqa: BLE001 - reported in one line, without the token
         await http.close()
         await engine.dispose()

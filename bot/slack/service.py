@@ -75,6 +75,7 @@ class InterviewService:
         self.pace = pace
         self.clock = clock
         self.bot_user_id = ""
+        self.team_id = ""
 
     # ------------------------------------------------------------ the runner's entry points
 
