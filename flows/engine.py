@@ -328,8 +328,13 @@ def _say(iv: Interview, at: float, text: str, kind: str) -> Interview:
     return replace(iv, turns=iv.turns + (turn,))
 
 
+def _clean(text: str) -> str:
+    """The text without NUL characters (no store keeps them) and surrounding space."""
+    return text.replace("\x00", "").strip()
+
+
 def _answer(iv: Interview, ev: Answer) -> tuple[Interview, list[Effect]]:
-    text = ev.text.strip()
+    text = _clean(ev.text)
     if not text:
         return iv, []
     if ev.role == "comment" and iv.mode != PAIR:
@@ -410,7 +415,7 @@ def _follow_up(iv: Interview, at: float, off_topic: bool) -> tuple[Interview, li
 
 
 def _edit(iv: Interview, ev: Edit) -> tuple[Interview, list[Effect]]:
-    text = ev.text.strip()[: fw.MAX_MESSAGE_CHARS]
+    text = _clean(ev.text)[: fw.MAX_MESSAGE_CHARS]
     index = next(
         (i for i, t in enumerate(iv.turns) if t.message_id == ev.message_id and t.role != "bot"),
         None,

@@ -77,3 +77,31 @@ async def test_two_bot_processes_on_one_postgresql_handle_an_event_and_a_warning
         finally:
             await stop_bot(second)
             await stop_bot(first)
+
+
+async def test_an_answer_with_nul_bytes_is_stored_on_postgresql_without_them(pg_url, tmp_path):
+    engine, _ = await _fresh(pg_url)
+    await engine.dispose()
+    async with SlackStandIn() as slack:
+        running = await start_bot(slack, tmp_path, pace=1, database_url=pg_url)
+        try:
+            thread = slack_ts()
+            await running.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+            await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+            answer = "users shorten\x00 links\x00 and get redirected"
+            status, _ = await running.event(sp.message_event("C1", "U1", answer, slack_ts(), thread_ts=thread))
+            assert status == 200
+            await running.bot.runner.settle_inbox()
+
+            async def stored() -> list[str]:
+                async with running.bot.runner.sessions() as session:
+                    rows = await session.execute(text("SELECT text FROM turns WHERE role = 'candidate'"))
+                    return [r[0] for r in rows]
+
+            for _ in range(100):
+                if await stored():
+                    break
+                await asyncio.sleep(0.05)
+            assert await stored() == ["users shorten links and get redirected"]
+        finally:
+            await stop_bot(running)

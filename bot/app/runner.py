@@ -201,7 +201,7 @@ class InterviewRunner:
             thread_ts=item.thread_ts,
             user_id=item.user,
             ts=item.ts,
-            text=item.text,
+            text=item.text.replace("\x00", ""),  # PostgreSQL refuses NUL in text; nobody meant it
             data=json.dumps(item.data),
             state="applied" if item.kind == "seen" else "pending",
             received_at=self.clock(),
