@@ -272,3 +272,22 @@ def test_recap_blocks_stay_within_slack_limits(bank):
         for block in message:
             if block["type"] == "section":
                 assert len(block["text"]["text"]) <= 3000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<@U2> restarted the cache nodes, so reads stay warm",
+        "we started with <@U2>'s idea: a startup script seeds the cache",
+        "<@U2> start with the read path",  # start, but said to someone else
+    ],
+)
+async def test_a_thread_answer_that_mentions_someone_and_says_start_is_an_answer(running, slack, text):
+    thread = await mention_start(running)
+    await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+    await answer(running, thread, text)
+    await running.bot.runner.settle_inbox()
+    await eventually(lambda: running.rows("SELECT text FROM turns WHERE role = 'candidate'"))
+    stored = running.rows("SELECT text FROM turns WHERE role = 'candidate'")[0][0]
+    assert "start" in stored and "@U2" in stored and "<@" not in stored  # plain text, as the person saw it
+    assert running.rows("SELECT count(*) FROM interviews") == [(1,)]
