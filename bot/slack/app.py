@@ -6,6 +6,7 @@ import logging
 import re
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -94,10 +95,26 @@ def build_app(
     service: InterviewService,
     pair: pair_mod.PairService,
     daily: daily_mod.DailyService,
+    auth: dict,
 ) -> AsyncApp:
-    """The Slack app, built from settings and its collaborators (no module-level app)."""
+    """The Slack app, built from settings and its collaborators (no module-level app).
+
+    `auth` is the auth.test answer the bot got at start-up: bolt authorizes every request from it,
+    so no request ever waits on a Web API call before it is acknowledged.
+    """
+
+    async def authorize(**_) -> AuthorizeResult:
+        return AuthorizeResult.from_auth_test_response(auth_test_response=auth, bot_token=client.token)
+
     app = AsyncApp(
-        client=client,
+        # the same session, base URL and retries, without a token: it comes from `authorize`
+        client=AsyncWebClient(
+            base_url=client.base_url,
+            session=client.session,
+            timeout=client.timeout,
+            retry_handlers=client.retry_handlers,
+        ),
+        authorize=authorize,
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
         process_before_response=False,
         ignoring_self_events_enabled=True,

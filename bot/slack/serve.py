@@ -125,20 +125,20 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
     runner = InterviewRunner(sessions, load_bank(), timers, outbox, clock=clock)
     timers.fire = runner.fire
     service = InterviewService(client, runner, scheduler, pace=settings.pace, clock=clock)
-    pair = PairService(service)
-    surface.pair = pair
-    daily = DailyService(service)
-    app = build_app(settings, client, service, pair, daily)
     try:
-        auth = await client.auth_test()
-        service.bot_user_id = auth.get("user_id", "")
-        service.team_id = auth.get("team_id", "")
+        auth = await client.auth_test()  # once, here: never on a request's path
     except Exception as exc:  # noqa: BLE001 - reported in one line, without the token
         await http.close()
         await engine.dispose()
         raise SettingsError(
             f"Slack rejected the bot token or is unreachable: {exc.__class__.__name__}"
         ) from None
+    service.bot_user_id = auth.get("user_id", "")
+    service.team_id = auth.get("team_id", "")
+    pair = PairService(service)
+    surface.pair = pair
+    daily = DailyService(service)
+    app = build_app(settings, client, service, pair, daily, auth.data)
     scheduler.start()
     counts = await runner.rearm()
     caught_up = await daily.rearm()
@@ -149,8 +149,12 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
 
 
 def http_app(bot: Bot) -> web.Application:
-    """POST /slack/events (signed requests only) and GET /healthz."""
-    verifier = SignatureVerifier(bot.settings.slack_signing_secret)
+    """POST /slack/events (signed requests only) and GET /healthz.
+
+    Without a signing secret (Socket Mode needs none) only /healthz is served.
+    """
+    secret = bot.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret) if secret else None
 
     async def slack_events(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
@@ -175,7 +179,8 @@ def http_app(bot: Bot) -> web.Application:
         return web.json_response({"ok": ok}, status=200 if ok else 503)
 
     application = web.Application(client_max_size=MAX_BODY_BYTES)
-    application.router.add_post("/slack/events", slack_events)
+    if verifier is not None:
+        application.router.add_post("/slack/events", slack_events)
     application.router.add_get("/healthz", healthz)
     return application
 
