@@ -186,3 +186,12 @@ class DailyStartRow(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     interview_id: Mapped[str] = mapped_column(String(64))
     thread_ts: Mapped[str] = mapped_column(String(32))
+
+
+class HeartbeatRow(Base):
+    """When a process last wrote to the database (`/healthz`)."""
+
+    __tablename__ = "heartbeat"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[float] = mapped_column(Float)

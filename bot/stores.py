@@ -12,7 +12,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.models import DailyPostRow, DailyStartRow, InterviewRow, RecapRow, ScheduleRow, ScorecardRow, TurnRow
+from bot.models import (
+    DailyPostRow,
+    DailyStartRow,
+    HeartbeatRow,
+    InterviewRow,
+    RecapRow,
+    ScheduleRow,
+    ScorecardRow,
+    TurnRow,
+)
 
 
 class ScheduleStore:
@@ -211,3 +220,13 @@ class HistoryQueries:
                 ):
                     recaps[interview_id] = json.loads(data)
         return rows, authors, recaps
+
+
+async def can_write(sessions: async_sessionmaker, name: str, now: float) -> bool:
+    """Whether the database takes a write now (a full disk or a stuck lock says no)."""
+    try:
+        async with sessions.begin() as session:
+            await session.merge(HeartbeatRow(name=name, at=now))
+        return True
+    except Exception:  # noqa: BLE001 - any failure to write is the answer
+        return False

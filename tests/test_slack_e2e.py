@@ -291,3 +291,20 @@ async def test_a_thread_answer_that_mentions_someone_and_says_start_is_an_answer
     stored = running.rows("SELECT text FROM turns WHERE role = 'candidate'")[0][0]
     assert "start" in stored and "@U2" in stored and "<@" not in stored  # plain text, as the person saw it
     assert running.rows("SELECT count(*) FROM interviews") == [(1,)]
+
+
+async def test_healthz_says_unhealthy_while_the_database_cannot_be_written(running):
+    import sqlite3
+
+    async with running.http.get(running.url + "/healthz") as resp:
+        assert resp.status == 200
+    blocker = sqlite3.connect(running.db, timeout=0, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # reads still work; writes cannot get in
+        async with running.http.get(running.url + "/healthz") as resp:
+            assert resp.status == 503 and (await resp.json()) == {"ok": False}
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    async with running.http.get(running.url + "/healthz") as resp:
+        assert resp.status == 200

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -28,19 +30,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app.outbox import OutboxSender
 from bot.app.runner import InterviewRunner
 from bot.app.timers import SchedulerTimers
-from bot.db import AsyncEngine, open_database, ping
+from bot.db import AsyncEngine, open_database
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
 from bot.slack.daily import DailyService
 from bot.slack.pair import PairService
 from bot.slack.service import InterviewService
 from bot.slack.surface import SlackSurface
+from bot.stores import can_write
 from problems import load_bank
 
 log = logging.getLogger("interview_bot.serve")
 
 _TOKEN = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 MAX_BODY_BYTES = 1024 * 1024
+HEALTH_SECONDS = 2.0  # a database that cannot take a small write this fast is not healthy
+HEARTBEAT = f"serve:{socket.gethostname()}:{os.getpid()}"
 
 
 class RedactTokens(logging.Filter):
@@ -175,7 +180,12 @@ def http_app(bot: Bot) -> web.Application:
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_request: web.Request) -> web.Response:
-        ok = await ping(bot.engine)
+        try:
+            ok = await asyncio.wait_for(
+                can_write(bot.runner.sessions, HEARTBEAT, time.time()), HEALTH_SECONDS
+            )
+        except TimeoutError:
+            ok = False
         return web.json_response({"ok": ok}, status=200 if ok else 503)
 
     application = web.Application(client_max_size=MAX_BODY_BYTES)
