@@ -25,6 +25,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     port: int = 3000
     pace: float = 1.0
+    retention_days: int | None = None  # interviews older than this are deleted; None keeps them
 
     def __repr__(self) -> str:  # never print tokens
         return (
@@ -41,6 +42,18 @@ def _positive_float(name: str, raw: str) -> float:
     if not value > 0 or value == float("inf"):
         raise SettingsError(f"{name} must be a positive number")
     return value
+
+
+def _retention_days(raw: str) -> int | None:
+    if not raw.strip():
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        raise SettingsError(f"INTERVIEW_RETENTION_DAYS must be a whole number of days, not {raw!r}") from None
+    if not 1 <= days <= 36500:
+        raise SettingsError("INTERVIEW_RETENTION_DAYS must be between 1 and 36500")
+    return days
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -62,6 +75,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "database_url": env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         "port": port,
         "pace": _positive_float("INTERVIEW_PACE", env.get("INTERVIEW_PACE", "1") or "1"),
+        "retention_days": _retention_days(env.get("INTERVIEW_RETENTION_DAYS", "")),
     }
     for key, value in overrides.items():
         if value is not None:

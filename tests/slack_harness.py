@@ -79,6 +79,7 @@ async def start_bot(
     pace: float = 600.0,
     database_url: str | None = None,
     clock=time.time,
+    **settings_overrides,
 ) -> RunningBot:
     """Bootstrap the bot as `serve` does and serve it on an ephemeral port (SQLite unless told)."""
     db = tmp_path / "bot.db"
@@ -90,6 +91,7 @@ async def start_bot(
         database_url=database_url or f"sqlite+aiosqlite:///{db}",
         port=0,
         pace=pace,
+        **settings_overrides,
     )
     bot = await bootstrap(settings, clock=clock)
     runner = web.AppRunner(http_app(bot), access_log=None)

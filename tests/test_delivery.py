@@ -7,6 +7,7 @@ import json
 import signal
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -343,5 +344,32 @@ async def test_a_revoked_bot_token_is_handled_like_removal_and_a_user_token_is_n
             assert (await running.event(bot))[0] == 200
             await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(0,)])
             assert running.rows("SELECT count(*) FROM schedules") == [(0,)]
+        finally:
+            await stop_bot(running)
+
+
+async def test_retention_deletes_interviews_older_than_its_days_on_schedule_and_keeps_the_rest(tmp_path):
+    from tests.test_slack_pair import MovableClock
+
+    clock = MovableClock()
+    async with SlackStandIn() as slack:
+        running = await start_bot(slack, tmp_path, pace=1.0, clock=clock, retention_days=30)
+        try:
+            old = slack_ts()
+            await running.event(sp.app_mention_event(CHANNEL, "U1", "<@UBOT> start url shortener", old))
+            await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(1,)])
+            with sqlite3.connect(running.db) as conn:  # it was started 31 days ago
+                conn.execute("UPDATE interviews SET created_at = datetime('now', '-31 days')")
+            new = slack_ts()
+            await running.event(sp.app_mention_event(CHANNEL, "U2", "<@UBOT> start rate limiter", new))
+            await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(2,)])
+            job = running.bot.scheduler.get_job("retention")
+            assert job is not None and job.trigger.interval.total_seconds() == 3600
+            job.modify(next_run_time=datetime.now(UTC))  # the hourly run, now
+            await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(1,)])
+            assert running.rows("SELECT thread_ts FROM interviews") == [(new,)]
+            assert running.rows(
+                "SELECT count(*) FROM turns WHERE interview_id NOT IN (SELECT id FROM interviews)"
+            ) == [(0,)]
         finally:
             await stop_bot(running)

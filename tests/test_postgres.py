@@ -89,7 +89,9 @@ async def test_an_answer_with_nul_bytes_is_stored_on_postgresql_without_them(pg_
             await running.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
             await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
             answer = "users shorten\x00 links\x00 and get redirected"
-            status, _ = await running.event(sp.message_event("C1", "U1", answer, slack_ts(), thread_ts=thread))
+            status, _ = await running.event(
+                sp.message_event("C1", "U1", answer, slack_ts(), thread_ts=thread)
+            )
             assert status == 200
             await running.bot.runner.settle_inbox()
 

@@ -32,6 +32,7 @@ from bot.app.runner import InterviewRunner
 from bot.app.timers import SchedulerTimers
 from bot.db import AsyncEngine, open_database
 from bot.settings import Settings, SettingsError
+from bot.slack import lifecycle
 from bot.slack.app import build_app
 from bot.slack.daily import DailyService
 from bot.slack.pair import PairService
@@ -149,6 +150,7 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
     caught_up = await daily.rearm()
     outbox.start()
     runner.start()
+    lifecycle.schedule_retention(service, settings.retention_days)
     log.info("re-armed timers: %s; daily posts caught up: %d", counts, caught_up)
     return Bot(settings, engine, http, client, scheduler, runner, outbox, service, pair, daily, app)
 
