@@ -423,32 +423,38 @@ class InterviewRunner:
     async def _apply_once(
         self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
     ) -> tuple[InterviewRow, Interview, list[Effect]] | None:
+        async with self.sessions() as reader:
+            row = await reader.get(InterviewRow, interview_id)
+        if row is None:  # forgotten or purged meanwhile
+            if inbox_id is not None:
+                await self._settle_inbox(inbox_id, "dropped")
+            return None
+        interview = self.repository.rebuild(row)
+        event = make_event(interview, row, self._at(row, self.clock()))
+        if event is None:
+            after, effects = interview, []
+        elif isinstance(event, Tell):
+            after, effects = interview, [event]
+        else:
+            # Pure, but the step that ends an interview scores it, which can take seconds: off the loop.
+            after, effects = await asyncio.to_thread(step, interview, event)
         async with self.sessions.begin() as session:
-            # Write first: it takes the write lock (SQLite) or the row lock (PostgreSQL) for the
-            # whole step, so the state read below is the one this transaction replaces.
+            # The write lock (SQLite) or the row lock (PostgreSQL), taken only if nobody saved a newer
+            # version since the read: otherwise StaleInterview, and the caller reads and steps again.
             locked = await session.execute(
                 update(InterviewRow)
-                .where(InterviewRow.id == interview_id)
+                .where(InterviewRow.id == interview_id, InterviewRow.version == row.version)
                 .values(version=InterviewRow.version)
                 .execution_options(synchronize_session=False)
             )
-            if inbox_id is not None and not await self._take_inbox(session, inbox_id):
-                return None
             if locked.rowcount != 1:
-                return None  # forgotten meanwhile
+                raise StaleInterview(interview_id)
+            if inbox_id is not None and not await self._take_inbox(session, inbox_id):
+                return None  # another process applied it
             if claim is not None and not await self._claim_timer(session, interview_id, claim):
                 return None
-            row = await session.get(InterviewRow, interview_id, populate_existing=True)
-            interview = self.repository.rebuild(row)
-            event = make_event(interview, row, self._at(row, self.clock()))
-            if event is None:
-                return None
-            if isinstance(event, Tell):
-                after, effects = interview, [event]
-            else:
-                after, effects = step(interview, event)
             if after == interview and not effects:
-                return None
+                return None  # nothing changes (the inbox row is marked applied all the same)
             if after != interview:
                 await self.repository.save_in(session, after, expected_version=row.version)
             return row, after, await self._record(session, row, after, effects)
