@@ -214,3 +214,34 @@ def test_no_slack_module_imports_sqlalchemy():
         if imports.search(path.read_text())
     ]
     assert offenders == []
+
+
+async def test_with_a_timer_window_only_timers_due_soon_hold_a_job_and_later_ones_are_armed_as_they_near(
+    tiny, db_url
+):
+    engine, sessions = await open_database(db_url)
+    clock = [1_000_000.0]
+    surface = FakeSurface()
+    outbox = OutboxSender(sessions, {"terminal": surface})
+    timers = FakeTimers()
+    runner = InterviewRunner(
+        sessions, {"paste-bin": tiny}, timers, outbox, clock=lambda: clock[0], timer_window=120
+    )
+    try:
+        await runner.create(new_interview("w", tiny), Placement(clock_origin=clock[0]))
+        # Requirements: warning at 4 min, time's up at 5, overrun at 7.5, idle at 20: none within 2 min
+        assert timers.armed == {}
+        clock[0] += 150  # 2.5 minutes on: the warning (at 4 min) is now within the window
+        counts = await runner.arm_window()
+        assert set(timers.armed) == {("w", "requirements:warning")} and counts["armed"] == 1
+        clock[0] += 200  # almost 6 minutes on: time's up (5 min) and the overrun (7.5 min) are near too
+        await runner.arm_window()
+        assert {t for _, t in timers.armed} >= {
+            "requirements:warning",
+            "requirements:time_up",
+            "requirements:overrun",
+        }
+        assert ("w", "idle") not in timers.armed
+    finally:
+        await outbox.stop()
+        await engine.dispose()

@@ -123,6 +123,7 @@ class InterviewRunner:
         timers: Timers,
         outbox: OutboxSender,
         clock: Clock = time.time,
+        timer_window: float | None = None,
     ) -> None:
         self.sessions = sessions
         self.bank = bank
@@ -130,6 +131,9 @@ class InterviewRunner:
         self.timers = timers
         self.outbox = outbox
         self.clock = clock
+        # Only timers due within this many seconds hold a scheduler job; `arm_window` arms the next
+        # ones as they come near, so start-up and memory grow with what is due soon, not what is open.
+        self.timer_window = timer_window
         # Surfaces add handlers for inbox kinds the runner does not know (a Slack mention that starts).
         self.handlers: dict[str, Callable[[InboxItem], Awaitable[None]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -563,11 +567,18 @@ class InterviewRunner:
 
     def _after_commit(self, row: InterviewRow, effects: list[Effect]) -> None:
         """Arm and disarm wake-ups for the stored timers, and start delivering what was said."""
+        horizon = None if self.timer_window is None else self.clock() + self.timer_window
         for effect in effects:
             if isinstance(effect, ScheduleTimer):
-                self.timers.arm(row.id, effect.timer_id, self._wall(row, effect.due_at))
+                due = self._wall(row, effect.due_at)
+                if horizon is None or due <= horizon:
+                    self.timers.arm(row.id, effect.timer_id, due)
+                else:
+                    self.timers.disarm(row.id, effect.timer_id)  # a re-armed timer moved out of reach
             elif isinstance(effect, CancelTimer):
                 self.timers.disarm(row.id, effect.timer_id)
+            elif isinstance(effect, Finish):
+                self._locks.pop(row.id, None)  # nothing more will happen to it
         self.outbox.kick(row.id)
 
     # ------------------------------------------------------------ forgetting a person
@@ -679,29 +690,35 @@ class InterviewRunner:
         self.timers.disarm(interview_id, timer_id)
 
     async def rearm(self) -> dict[str, int]:
-        """On start-up: arm every pending timer of every open interview at its true remaining time.
+        """On start-up: arm the pending timers of open interviews at their true remaining time.
 
         A warning whose moment passed while the bot was down is dropped, not posted late; an
         auto-advance or idle close that is due fires now, so the phase moves on if it should have.
+        With a timer window only the timers due within it are armed (see `arm_window`).
         """
+        return await self.arm_window(startup=True)
+
+    async def arm_window(self, startup: bool = False) -> dict[str, int]:
+        """Arm the pending timers due within the window (all of them without one); run it every
+        half window. At start-up, warnings missed while the bot was down are marked missed."""
         now = self.clock()
         counts = {"armed": 0, "missed": 0, "due_now": 0}
+        query = (
+            select(TimerRow)
+            .join(InterviewRow, InterviewRow.id == TimerRow.interview_id)
+            .where(
+                TimerRow.state == "pending",
+                InterviewRow.surface.in_(list(self.outbox.surfaces)),  # a terminal runs its own
+                (InterviewRow.status != "ended") | (TimerRow.timer_id == FALLBACK_TIMER),
+            )
+        )
+        if self.timer_window is not None:
+            query = query.where(TimerRow.due_at <= now + self.timer_window)
         async with self.sessions.begin() as session:
-            rows = (
-                await session.execute(
-                    select(TimerRow)
-                    .join(InterviewRow, InterviewRow.id == TimerRow.interview_id)
-                    .where(
-                        TimerRow.state == "pending",
-                        InterviewRow.surface.in_(list(self.outbox.surfaces)),  # a terminal runs its own
-                        (InterviewRow.status != "ended") | (TimerRow.timer_id == FALLBACK_TIMER),
-                    )
-                )
-            ).scalars()
-            for t in rows:
+            for t in (await session.execute(query)).scalars():
                 late = now - t.due_at
                 kind = t.timer_id.rpartition(":")[2]
-                if late > LATE_TOLERANCE and kind in ("warning", "time_up", "checkpoint"):
+                if startup and late > LATE_TOLERANCE and kind in ("warning", "time_up", "checkpoint"):
                     t.state, t.updated_at = "missed", now
                     counts["missed"] += 1
                 elif late > 0:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -45,6 +46,7 @@ log = logging.getLogger("interview_bot.serve")
 
 _TOKEN = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 MAX_BODY_BYTES = 1024 * 1024
+TIMER_WINDOW = 120.0  # seconds ahead that timers hold a scheduler job; polled every half of it
 HEALTH_SECONDS = 2.0  # a database that cannot take a small write this fast is not healthy
 HEARTBEAT = f"serve:{socket.gethostname()}:{os.getpid()}"
 
@@ -128,7 +130,7 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
     surface = SlackSurface(client)
     outbox = OutboxSender(sessions, {"slack": surface}, clock=clock)
     timers = SchedulerTimers(scheduler, clock=clock)
-    runner = InterviewRunner(sessions, load_bank(), timers, outbox, clock=clock)
+    runner = InterviewRunner(sessions, load_bank(), timers, outbox, clock=clock, timer_window=TIMER_WINDOW)
     timers.fire = runner.fire
     service = InterviewService(client, runner, scheduler, pace=settings.pace, clock=clock)
     try:
@@ -151,6 +153,7 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
     outbox.start()
     runner.start()
     lifecycle.schedule_retention(service, settings.retention_days)
+    scheduler.add_job(runner.arm_window, IntervalTrigger(seconds=TIMER_WINDOW / 2), id="timer-window")
     log.info("re-armed timers: %s; daily posts caught up: %d", counts, caught_up)
     return Bot(settings, engine, http, client, scheduler, runner, outbox, service, pair, daily, app)
 
