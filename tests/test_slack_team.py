@@ -73,7 +73,8 @@ async def test_a_teammates_message_in_a_solo_interview_is_kept_as_a_comment_and_
     await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
     await say(running, thread, ALICE, "users shorten a long url and get a short code back")
     await eventually(lambda: running.rows("SELECT 1 FROM turns WHERE role = 'candidate'"))
-    posts_before = len(running.thread_texts(thread))
+    await eventually(lambda: running.rows("SELECT count(*) FROM outbox WHERE state != 'sent'") == [(0,)])
+    posts_before = len(running.thread_texts(thread))  # the follow-up to Alice has arrived
     await say(running, thread, BOB, "great start, maybe mention custom aliases")
     await say(running, thread, BOB, "end")  # a teammate's control word is only a comment in a solo interview
     comments = await eventually(
