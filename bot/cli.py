@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import os
+import stat
 import sys
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 from bot.db import StorageError, open_database
 from bot.settings import SettingsError, load_settings
@@ -35,13 +37,20 @@ def _positive(kind: type):
     return parse
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Argument mistakes are one line on standard error and exit 2, never a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="interview-bot",
         description="Mock system-design interviews in a terminal or in Slack, with scored recaps.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     p = sub.add_parser("problems", help="list the problem bank")
     p.add_argument("--json", action="store_true", help="print a JSON array")
@@ -111,6 +120,24 @@ def _pick_problem(name: str | None, done: set[str] | None = None):
     return random.choice(fresh or list(bank.values())), bank
 
 
+def check_writable(target: Path) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    path = target.expanduser()
+    if path.is_dir():
+        raise UsageError(f"cannot write {target}: it is a directory; give a file name")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {target}: its folder does not exist")
+    existed = path.exists()
+    try:  # a real write test: permissions, read-only file systems and quotas all answer here
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink()
+
+
 def cmd_practice(args: argparse.Namespace) -> int:
     """Run a terminal interview."""
     from bot.repository import InterviewRepository
@@ -122,8 +149,8 @@ def cmd_practice(args: argparse.Namespace) -> int:
     if args.problem:
         _pick_problem(args.problem)  # an unknown name fails before anything is opened
     for target in (args.transcript_out, args.chart):
-        if target is not None and not target.expanduser().resolve().parent.is_dir():
-            raise UsageError(f"cannot write {target}: its folder does not exist")
+        if target is not None:
+            check_writable(target)
 
     async def run() -> int:
         engine, sessions = await open_database(settings.database_url)
@@ -156,22 +183,46 @@ def cmd_practice(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _readable_text(value: object, where: str = "the transcript") -> None:
+    """Refuse strings that are not valid Unicode (a lone surrogate from a "\\ud800" escape)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{where}: contains text that is not valid Unicode (a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _readable_text(key, where)
+            _readable_text(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _readable_text(item, where)
+
+
 def read_transcript(path: Path) -> dict:
     """Read a transcript file: one clear error for anything that is not a usable transcript."""
-
     try:
-        size = path.stat().st_size
-        if size > MAX_TRANSCRIPT_BYTES:
-            raise UsageError(f"{path}: the transcript is {size / 1e6:.1f} MB; the limit is 5 MB")
-        raw = path.read_bytes()
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{path}: is a directory, not a transcript file")
+        if not stat.S_ISREG(info.st_mode):  # a device, a FIFO, a socket: never read (it may not end)
+            raise UsageError(f"{path}: not a regular file")
+        if info.st_size > MAX_TRANSCRIPT_BYTES:
+            raise UsageError(f"{path}: the transcript is {info.st_size / 1e6:.1f} MB; the limit is 5 MB")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_TRANSCRIPT_BYTES + 1)  # a file that grew since stat still stops here
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a transcript file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read it ({exc.strerror})") from None
+    if len(raw) > MAX_TRANSCRIPT_BYTES:
+        raise UsageError(f"{path}: the transcript is over the 5 MB limit")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -180,8 +231,11 @@ def read_transcript(path: Path) -> dict:
         ) from None
     except RecursionError:
         raise UsageError(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:  # NaN or Infinity, or an integer of thousands of digits
+        raise UsageError(f"{path}: not valid JSON ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: a transcript must be a JSON object")
+    _readable_text(data, str(path))
     return data
 
 
@@ -191,6 +245,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from flows.scoring import practice_suggestions, score_transcript
     from flows.transcript import TranscriptError, validate_transcript
 
+    if args.chart is not None:
+        check_writable(args.chart)
     data = read_transcript(args.file)
     name = args.problem or data.get("problem")
     if not name or not isinstance(name, str):
@@ -204,7 +260,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: {exc}") from None
     recap = score_transcript(data, problem, practice_suggestions(bank.values(), problem))
     if args.format == "json":
-        print(json.dumps(recap, indent=2))
+        print(json.dumps(recap, indent=2, allow_nan=False))
     elif args.format == "markdown":
         print(recap_markdown(recap), end="")
     else:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -37,6 +38,29 @@ def _upgrade(connection) -> None:
     command.upgrade(config, "head")
 
 
+# The usual DATABASE_URL forms name no driver; the bot talks to both through their async drivers.
+ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+def async_url(url: str) -> str:
+    """`sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`, `postgres://...` -> `postgresql+asyncpg://...`;
+    a URL that names its driver is left as it is."""
+    scheme, sep, rest = url.partition("://")
+    return f"{ASYNC_DRIVERS[scheme]}{sep}{rest}" if sep and scheme in ASYNC_DRIVERS else url
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (it holds people's answers); SQLite gives
+    its -wal and -shm files the same mode."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
+
 def describe(url: str) -> str:
     """The URL without its password, safe to show."""
     try:
@@ -47,6 +71,7 @@ def describe(url: str) -> str:
 
 async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
     """Open the database at `url`, bring its schema to head, and return engine and session maker."""
+    url = async_url(url)
     try:
         parsed = make_url(url)
         kwargs: dict = {}
@@ -54,9 +79,15 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             database = parsed.database
             if database and database != ":memory:":
-                parent = Path(database).expanduser().resolve().parent
-                if not parent.is_dir():
-                    raise StorageError(f"cannot open the database {describe(url)}: {parent} does not exist")
+                path = Path(database).expanduser().resolve()
+                if not path.parent.is_dir():
+                    raise StorageError(
+                        f"cannot open the database {describe(url)}: {path.parent} does not exist"
+                    )
+                try:
+                    _private_file(path)
+                except OSError as exc:
+                    raise StorageError(f"cannot open the database {describe(url)}: {exc.strerror}") from None
         engine = create_async_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StorageError(f"invalid database URL {describe(url)}: {exc}") from None
@@ -70,13 +101,3 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
         reason = getattr(exc, "orig", exc)
         raise StorageError(f"cannot open the database {describe(url)}: {reason}") from None
     return engine, async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def ping(engine: AsyncEngine) -> bool:
-    """Whether the database answers."""
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-    except (OperationalError, DBAPIError, OSError):
-        return False

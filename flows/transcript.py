@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from flows.framework import LEVELS
@@ -30,11 +31,14 @@ class PhaseTiming:
         return max(0.0, self.ended_at - self.started_at - self.paused) / 60.0
 
 
+MIN_MINUTES, MAX_MINUTES = 1, 600  # an interview of a minute to ten hours
+
+
 def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TranscriptError(f"{where} must be a number")
-    if value != value or value < 0:  # NaN or negative
-        raise TranscriptError(f"{where} must be a non-negative number")
+    if not math.isfinite(value) or value < 0:
+        raise TranscriptError(f"{where} must be a finite, non-negative number")
     return float(value)
 
 
@@ -84,8 +88,10 @@ def validate_transcript(data: object, phase_ids: tuple[str, ...] | None = None) 
             raise TranscriptError(f"{where}: ended_at is before started_at")
         if "paused" in p:
             _number(p["paused"], f"{where}.paused")
-    if "minutes" in data and data["minutes"] is not None and _number(data["minutes"], "minutes") <= 0:
-        raise TranscriptError("minutes must be positive")
+    if "minutes" in data and data["minutes"] is not None:
+        minutes = _number(data["minutes"], "minutes")
+        if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+            raise TranscriptError(f"minutes must be between {MIN_MINUTES} and {MAX_MINUTES}, not {minutes:g}")
     return data
 
 

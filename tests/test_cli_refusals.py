@@ -1,0 +1,146 @@
+"""Hostile and careless command lines: one line on standard error, exit 2, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+
+import pytest
+
+from bot.db import async_url
+from tests.test_cli import cli
+
+GOOD = {
+    "problem": "url-shortener",
+    "turns": [{"at": 1.0, "phase": "requirements", "role": "candidate", "text": "users shorten links"}],
+}
+
+
+def _refused(result) -> str:
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert "Traceback" not in err + result.stdout.decode()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _transcript(tmp_path, raw: str):
+    path = tmp_path / "t.json"
+    path.write_text(raw, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda tmp: "/dev/zero", "not a regular file"),
+        (lambda tmp: "/dev/urandom", "not a regular file"),
+        (lambda tmp: (os.mkfifo(tmp / "fifo"), tmp / "fifo")[1], "not a regular file"),
+        (lambda tmp: tmp, "is a directory"),
+        (lambda tmp: _transcript(tmp, json.dumps(GOOD)[:-1] + ', "minutes": ' + "9" * 5000 + "}"), "not valid JSON"),
+        (lambda tmp: _transcript(tmp, json.dumps({**GOOD, "minutes": 1e-300})), "minutes must be between"),
+        (lambda tmp: _transcript(tmp, json.dumps({**GOOD, "minutes": 1e308})), "minutes must be between"),
+        (lambda tmp: _transcript(tmp, json.dumps({**GOOD, "minutes": -5})), "minutes"),
+        (lambda tmp: _transcript(tmp, '{"problem": "url-shortener", "turns": [{"at": 1, "phase": '
+                                 '"requirements", "role": "candidate", "text": "\\ud800 oops"}]}'), "not valid Unicode"),
+        (lambda tmp: _transcript(tmp, '{"problem": "url-shortener", "minutes": NaN, "turns": []}'), "NaN"),
+        (lambda tmp: _transcript(tmp, '{"problem": "url-shortener", "minutes": Infinity, "turns": []}'), "Infinity"),
+        (lambda tmp: _transcript(tmp, json.dumps(GOOD).replace("1.0", "-Infinity")), "Infinity"),
+    ],
+    ids=["dev-zero", "dev-urandom", "fifo", "directory", "5000-digits", "tiny-minutes", "huge-minutes",
+         "negative-minutes", "lone-surrogate", "nan", "infinity", "minus-infinity"],
+)  # fmt: skip
+def test_score_refuses_what_is_not_a_usable_transcript_quickly(tmp_path, make, says):
+    result = cli("score", str(make(tmp_path)), "--format", "json", timeout=20)
+    assert says in _refused(result)
+
+
+def test_score_prints_strict_json(tmp_path):
+    result = cli("score", str(_transcript(tmp_path, json.dumps(GOOD))), "--format", "json")
+    assert result.returncode == 0
+    json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"non-standard {name} in the output"))
+
+
+@pytest.mark.parametrize("option", ["--transcript-out", "--chart"])
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        (lambda tmp: tmp, "is a directory"),
+        (lambda tmp: tmp / "missing" / "out.json", "folder does not exist"),
+        (lambda tmp: "/proc/interview-out.json", "cannot write"),  # refused even to root
+    ],
+    ids=["directory", "no-folder", "read-only"],
+)
+def test_practice_refuses_an_output_it_cannot_write_before_the_interview_starts(
+    tmp_path, option, where, says
+):
+    result = cli(
+        "practice",
+        "--problem",
+        "url shortener",
+        option,
+        str(where(tmp_path)),
+        stdin=b"hi\nend\n",
+        cwd=tmp_path,
+    )
+    assert says in _refused(result)
+    assert b"bot>" not in result.stdout  # refused before the interview began
+    assert not (tmp_path / "interview_bot.db").exists()
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "sqlite+aiosqlite:///"])
+def test_practice_takes_the_usual_forms_of_a_sqlite_url(tmp_path, scheme):
+    db = tmp_path / "x.db"
+    result = cli(
+        "practice", "--problem", "url shortener", "--db", f"{scheme}{db}", stdin=b"end\n", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM interviews").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("postgresql://bot:pw@db.example/iv", "postgresql+asyncpg://bot:pw@db.example/iv"),
+        ("postgres://bot@db.example/iv", "postgresql+asyncpg://bot@db.example/iv"),
+        ("postgresql+asyncpg://bot@db.example/iv", "postgresql+asyncpg://bot@db.example/iv"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_database_urls_get_their_async_driver(given, used):
+    assert async_url(given) == used
+
+
+def test_the_sqlite_file_and_its_journal_are_readable_by_their_owner_only(tmp_path):
+    result = cli("practice", "--problem", "url shortener", stdin=b"users shorten links\nend\n", cwd=tmp_path)
+    assert result.returncode == 0
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("interview_bot.db")]
+    assert files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["practice", "--level", "nonsense"], "invalid choice: 'nonsense'"),
+        (["practice", "--pace", "-1"], "must be positive"),
+        (["practice", "--minutes"], "expected one argument"),
+        (["practice", "--frobnicate"], "unrecognized arguments"),
+        (["score"], "the following arguments are required"),
+        (["teleport"], "invalid choice: 'teleport'"),
+    ],
+)
+def test_bad_arguments_are_one_line_not_a_usage_block(args, says):
+    line = _refused(cli(*args))
+    assert says in line and "see --help" in line
+
+
+def test_help_is_still_the_whole_help():
+    result = cli("practice", "--help")
+    assert result.returncode == 0 and "--transcript-out" in result.stdout.decode()
