@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 TIP_NAMES = {
     "time_management": "Time management",
     "stay_focused": "Stayed focused",
@@ -28,6 +30,11 @@ VERDICTS = {
 }
 
 
+def minutes(value: float) -> str:
+    """Minutes to one decimal, without a trailing .0: 4.41176 -> "4.4", 5.0 -> "5"."""
+    return f"{float(value):.1f}".removesuffix(".0")
+
+
 def _phase_rows(recap: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     for p in recap["phases"]:
@@ -36,7 +43,7 @@ def _phase_rows(recap: dict) -> list[tuple[str, str, str, str]]:
             (
                 p.get("name", p["phase"]),
                 f"{p['score']}/4",
-                f"{p['minutes_used']:.1f} of {p['minutes_budget']:g} min{over}",
+                f"{minutes(p['minutes_used'])} of {minutes(p['minutes_budget'])} min{over}",
                 p["feedback"],
             )
         )
@@ -56,8 +63,20 @@ def fixes(recap: dict) -> list[str]:
     return out
 
 
-def recap_text(recap: dict) -> str:
-    """The recap for a terminal."""
+def _wrapped(lines: list[str], width: int | None) -> list[str]:
+    """Lines folded at word boundaries to `width`, continuation lines indented under their item."""
+    if not width:
+        return lines
+    out = []
+    for line in lines:
+        lead = len(line) - len(line.lstrip(" "))
+        indent = " " * (lead + 2 if lead else 2)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+    return out
+
+
+def recap_text(recap: dict, width: int | None = None) -> str:
+    """The recap for a terminal; with `width`, long lines are folded to it."""
     lines = [
         f"Recap: {recap.get('title', recap['problem'])} ({recap['level']})",
         f"Overall {recap['overall']}/100, {VERDICTS[recap['verdict']]}",
@@ -66,16 +85,16 @@ def recap_text(recap: dict) -> str:
         "Phases:",
     ]
     rows = _phase_rows(recap)
-    width = max(len(r[0]) for r in rows)
-    for name, score, minutes, feedback in rows:
-        lines.append(f"  {name:<{width}}  {score}  {minutes:<22} {feedback}")
+    name_width = max(len(r[0]) for r in rows)
+    for name, score, used, feedback in rows:
+        lines.append(f"  {name:<{name_width}}  {score}  {used:<22} {feedback}")
     lines += ["", "Strengths:"]
     lines += [f"  + {s}" for s in strengths(recap)] or ["  (none yet)"]
     lines += ["", "To fix:"]
     lines += [f"  - {s}" for s in fixes(recap)] or ["  (nothing flagged)"]
     lines += ["", "Practise next:"]
     lines += [f"  * {s}" for s in recap["next_steps"]]
-    return "\n".join(lines)
+    return "\n".join(_wrapped(lines, width))
 
 
 def _cell(text: str) -> str:

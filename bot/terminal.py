@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -56,18 +58,59 @@ class TerminalResult:
     recap: dict = field(default_factory=dict)
 
 
-class TerminalSurface:
-    """The terminal as a surface: the bot's side printed, the recap handed back to the session."""
+PROMPT = "you> "
+MAX_WIDTH = 100
 
-    def __init__(self, out: TextIO) -> None:
+
+def terminal_width(out: TextIO) -> int | None:
+    """Columns to fold bot messages to when `out` is a terminal (none for a pipe or a file)."""
+    try:
+        if not out.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    return min(MAX_WIDTH, shutil.get_terminal_size(fallback=(80, 24)).columns)
+
+
+def plain(text: str) -> str:
+    """A bot message without Slack's mrkdwn marks (*bold*, `code`), for a terminal."""
+    return text.replace("*", "").replace("`", "")
+
+
+class TerminalSurface:
+    """The terminal as a surface: the bot's side printed, the recap handed back to the session.
+
+    At an interactive terminal, messages are folded to its width, and one that arrives while the
+    person is typing (a time warning) is printed above their line, which is then drawn again.
+    """
+
+    def __init__(self, out: TextIO, interactive: bool = False, width: int | None = None) -> None:
         self.out = out
+        self.interactive = interactive
+        self.width = width
+        self.prompting = False  # the reader thread is waiting at the prompt
         self.finished: Callable[[dict], None] = lambda recap: None
 
-    def _print(self, text: str, kind: str = "") -> None:
+    def lines(self, text: str, kind: str = "") -> list[str]:
+        """The printed lines of one bot message."""
         marker = {"warning": "[time] ", "hint": "[hint] ", "notice": "[note] "}.get(kind, "")
-        for i, line in enumerate(text.replace("*", "").splitlines() or [""]):
+        out = []
+        for i, line in enumerate(plain(text).splitlines() or [""]):
             prefix = f"bot> {marker}" if i == 0 else "     "
-            self.out.write(prefix + line + "\n")
+            if self.width:
+                out += textwrap.wrap(
+                    prefix + line, self.width, subsequent_indent=" " * 5, break_on_hyphens=False
+                ) or [prefix.rstrip()]
+            else:
+                out.append(prefix + line)
+        return out
+
+    def _print(self, text: str, kind: str = "") -> None:
+        body = "\n".join(self.lines(text, kind)) + "\n"
+        if self.interactive and self.prompting:
+            # Above the line being typed: clear it, print, then draw the prompt and the typing again.
+            body = "\r\x1b[K" + body + PROMPT + _typed_so_far()
+        self.out.write(body)
         self.out.flush()
 
     async def say(self, place: Place, text: str, kind: str, token: str, ref: str) -> None:
@@ -136,6 +179,9 @@ class TerminalInterview:
     # -- input
 
     def _start_reader(self, stream: BinaryIO) -> None:
+        if self.surface.interactive:
+            self._start_prompt_reader()
+            return
         loop = asyncio.get_running_loop()
 
         fd = stream.fileno()
@@ -160,6 +206,30 @@ class TerminalInterview:
                     loop.call_soon_threadsafe(self._inbox.put_nowait, line + b"\n")
 
         threading.Thread(target=read, name="stdin-reader", daemon=True).start()
+
+    def _start_prompt_reader(self) -> None:
+        """A person at a terminal: input() with readline editing and a prompt, in a thread."""
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401 - importing it gives input() line editing
+
+        loop = asyncio.get_running_loop()
+        surface = self.surface
+
+        def read() -> None:
+            while True:
+                surface.prompting = True
+                try:
+                    line = input(PROMPT)
+                except (EOFError, OSError):
+                    loop.call_soon_threadsafe(self._inbox.put_nowait, _EOF)
+                    return
+                finally:
+                    surface.prompting = False
+                loop.call_soon_threadsafe(
+                    self._inbox.put_nowait, line.encode("utf-8", "surrogateescape") + b"\n"
+                )
+
+        threading.Thread(target=read, name="stdin-prompt", daemon=True).start()
 
     async def _wait(self, interview_seconds: float) -> None:
         """Let interview time pass (replay), while timers fire."""
@@ -249,7 +319,7 @@ async def practice(
 ) -> TerminalResult:
     """Run a terminal interview from start to recap; store it; write the transcript and chart."""
     scheduler = AsyncIOScheduler(timezone=UTC)
-    surface = TerminalSurface(out)
+    surface = TerminalSurface(out, interactive=not replay, width=terminal_width(out))
     outbox = OutboxSender(sessions, {"terminal": surface})
     timers = SchedulerTimers(scheduler)
     runner = InterviewRunner(sessions, bank, timers, outbox)
@@ -265,6 +335,7 @@ async def practice(
 
     timers.fire = fire
     scheduler.start()
+    saved = _terminal_mode(stream)
     try:
         code = await session.run(stream)
         await runner.stop()
@@ -272,8 +343,9 @@ async def practice(
     finally:
         scheduler.shutdown(wait=False)
         await outbox.stop()
+        _restore_terminal_mode(stream, saved)
     if session.recap:
-        out.write("\n" + recap_text(session.recap) + "\n")
+        out.write("\n" + recap_text(session.recap, surface.width) + "\n")
     if transcript_out is not None:
         transcript_out.write_text(json.dumps(to_transcript(session.interview), indent=2) + "\n")
         out.write(f"Transcript written to {transcript_out}\n")
@@ -284,6 +356,35 @@ async def practice(
         out.write(f"Chart written to {chart_out}\n")
     out.flush()
     return TerminalResult(code, session.interview, session.recap)
+
+
+def _terminal_mode(stream: BinaryIO) -> list | None:
+    """The terminal's settings, so they can be put back if the prompt is left mid-line."""
+    try:
+        import termios
+
+        return termios.tcgetattr(stream.fileno())
+    except Exception:  # noqa: BLE001 - not a terminal (termios.error), or no termios here
+        return None
+
+
+def _restore_terminal_mode(stream: BinaryIO, saved: list | None) -> None:
+    if saved is None:
+        return
+    with contextlib.suppress(Exception):  # termios.error is not an OSError
+        import termios
+
+        termios.tcsetattr(stream.fileno(), termios.TCSADRAIN, saved)
+
+
+def _typed_so_far() -> str:
+    """What the person has typed at the prompt so far (readline's buffer), if readline is there."""
+    try:
+        import readline
+
+        return readline.get_line_buffer()
+    except (ImportError, AttributeError):
+        return ""
 
 
 def stdin_is_interactive() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.render import PITFALL_NAMES, TIP_NAMES, VERDICTS
+from bot.render import PITFALL_NAMES, TIP_NAMES, VERDICTS, minutes
 from bot.slack.escape import escape, escape_all
 
 MAX_BLOCKS = 50
@@ -90,11 +90,6 @@ def bot_message(text: str, kind: str, interview_id: str, mode: str = "solo", tok
     if kind == "phase" or (kind == "intro" and mode != "pair"):
         blocks.append(controls(interview_id, mode, token))
     return blocks
-
-
-def minutes(value: float) -> str:
-    """Minutes to one decimal, without a trailing .0: 4.41176 -> 4.4, 5.0 -> 5."""
-    return f"{float(value):.1f}".removesuffix(".0")
 
 
 def _phase_line(p: dict) -> str:
