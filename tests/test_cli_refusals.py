@@ -144,3 +144,18 @@ def test_bad_arguments_are_one_line_not_a_usage_block(args, says):
 def test_help_is_still_the_whole_help():
     result = cli("practice", "--help")
     assert result.returncode == 0 and "--transcript-out" in result.stdout.decode()
+
+
+def test_arrows_and_angle_brackets_in_answers_are_kept_as_written_in_the_recap(tmp_path):
+    turns = [
+        {"at": 1.0, "phase": "requirements", "role": "candidate", "text": "do we need custom aliases?"},
+        {"at": 60.0, "phase": "high_level_design", "role": "candidate",
+         "text": "client -> load balancer -> app servers -> cache <redis> -> database"},
+    ]  # fmt: skip
+    path = _transcript(tmp_path, json.dumps({"problem": "url-shortener", "turns": turns}))
+    as_json = cli("score", str(path), "--format", "json")
+    as_text = cli("score", str(path))
+    assert as_json.returncode == 0 and as_text.returncode == 0
+    blob = as_json.stdout.decode() + as_text.stdout.decode()
+    assert "-›" not in blob and "‹" not in blob
+    assert "client -> load balancer" in blob

@@ -308,3 +308,22 @@ async def test_healthz_says_unhealthy_while_the_database_cannot_be_written(runni
         blocker.close()
     async with running.http.get(running.url + "/healthz") as resp:
         assert resp.status == 200
+
+
+async def test_help_lists_every_subcommand_from_the_registry(running, slack):
+    status, body = await running.command("help")
+    assert status == 200
+    for usage in (
+        "/interview start",
+        "/interview pair",
+        "/interview problems",
+        "/interview daily",
+        "/interview stats",
+        "/interview history",
+        "/interview forget me",
+        "/interview help",
+    ):
+        assert usage in body, usage
+    status, body = await running.command("teleport <!channel>")
+    assert "I don't know `/interview teleport" in body and "/interview daily" in body
+    assert "<!channel>" not in body
