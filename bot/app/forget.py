@@ -145,15 +145,7 @@ async def forget_in(
             )
             .execution_options(synchronize_session=False)
         )
-    pending = [
-        (t.interview_id, t.timer_id)
-        for t in await session.scalars(
-            select(TimerRow).where(TimerRow.interview_id.in_(own), TimerRow.state == "pending")
-        )
-    ]
-    for table in (TurnRow, RecapRow, TimerRow, ScorecardRow, OutboxRow):
-        await session.execute(delete(table).where(table.interview_id.in_(own)))
-    await session.execute(delete(InterviewRow).where(InterviewRow.id.in_(own)))
+    pending = await _delete_interviews(session, own)
     await session.execute(delete(ScorecardRow).where(ScorecardRow.interviewer_id == user))
     await session.execute(delete(DailyStartRow).where(DailyStartRow.user_id == user))
     await session.execute(delete(InboxRow).where(InboxRow.user_id == user))
@@ -168,6 +160,15 @@ async def purge_in(session: AsyncSession, before: datetime | None) -> tuple[int,
     if before is not None:
         query = query.where(InterviewRow.created_at < before)
     ids = list(await session.scalars(query))
+    pending = await _delete_interviews(session, ids)
+    if before is None:
+        for table in (InboxRow, ScheduleRow, DailyPostRow, DailyStartRow, ScorecardRow):
+            await session.execute(delete(table))
+    return len(ids), pending
+
+
+async def _delete_interviews(session: AsyncSession, ids: list[str]) -> list[tuple[str, str]]:
+    """Delete interviews with every row of theirs; returns the pending timers that went with them."""
     pending = [
         (t.interview_id, t.timer_id)
         for t in await session.scalars(
@@ -178,7 +179,4 @@ async def purge_in(session: AsyncSession, before: datetime | None) -> tuple[int,
         await session.execute(delete(table).where(table.interview_id.in_(ids)))
     await session.execute(delete(DailyStartRow).where(DailyStartRow.interview_id.in_(ids)))
     await session.execute(delete(InterviewRow).where(InterviewRow.id.in_(ids)))
-    if before is None:
-        for table in (InboxRow, ScheduleRow, DailyPostRow, DailyStartRow, ScorecardRow):
-            await session.execute(delete(table))
-    return len(ids), pending
+    return pending
