@@ -361,8 +361,12 @@ async def test_retention_deletes_interviews_older_than_its_days_on_schedule_and_
             old = slack_ts()
             await running.event(sp.app_mention_event(CHANNEL, "U1", "<@UBOT> start url shortener", old))
             await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(1,)])
-            with sqlite3.connect(running.db) as conn:  # it was started 31 days ago
-                conn.execute("UPDATE interviews SET created_at = datetime('now', '-31 days')")
+
+            def backdate() -> None:  # it was started 31 days ago
+                with sqlite3.connect(running.db, timeout=30) as conn:
+                    conn.execute("UPDATE interviews SET created_at = datetime('now', '-31 days')")
+
+            await asyncio.to_thread(backdate)  # off the loop, which the bot needs to finish its writes
             new = slack_ts()
             await running.event(sp.app_mention_event(CHANNEL, "U2", "<@UBOT> start rate limiter", new))
             await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(2,)])

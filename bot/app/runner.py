@@ -236,7 +236,7 @@ class InterviewRunner:
                 await asyncio.shield(task)
 
     async def settle_inbox(self) -> None:
-        """Apply every pending inbox row now (start-up recovery, and tests)."""
+        """Apply every pending inbox row before returning (for whoever must see the inbox drained)."""
         for _ in range(3):
             lanes = await self._pending_lanes()
             for channel, thread_ts in lanes:
