@@ -197,7 +197,7 @@ async def test_forget_me_racing_a_busy_interview_always_answers_and_leaves_nothi
                 confirm = running.press(user, hist.ACTION_FORGET_CONFIRM, user, CHANNEL, slack_ts())
                 await asyncio.gather(*burst[:4], confirm, *burst[4:])
                 await eventually(lambda n=i + 1: len(deleted_answers()) == n)
-                await running.bot.runner.settle_inbox()
+                await running.bot.runner.inbox.settle()
                 assert running.rows("SELECT count(*) FROM interviews WHERE user_id = ?", user) == [(0,)]
                 assert running.rows("SELECT count(*) FROM turns WHERE user_id = ?", user) == [(0,)]
                 assert running.rows("SELECT count(*) FROM inbox WHERE user_id = ? AND text != ''", user) == [

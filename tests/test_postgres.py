@@ -93,7 +93,7 @@ async def test_an_answer_with_nul_bytes_is_stored_on_postgresql_without_them(pg_
                 sp.message_event("C1", "U1", answer, slack_ts(), thread_ts=thread)
             )
             assert status == 200
-            await running.bot.runner.settle_inbox()
+            await running.bot.runner.inbox.settle()
 
             async def stored() -> list[str]:
                 async with running.bot.runner.sessions() as session:

@@ -286,7 +286,7 @@ async def test_a_thread_answer_that_mentions_someone_and_says_start_is_an_answer
     thread = await mention_start(running)
     await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
     await answer(running, thread, text)
-    await running.bot.runner.settle_inbox()
+    await running.bot.runner.inbox.settle()
     await eventually(lambda: running.rows("SELECT text FROM turns WHERE role = 'candidate'"))
     stored = running.rows("SELECT text FROM turns WHERE role = 'candidate'")[0][0]
     assert "start" in stored and "@U2" in stored and "<@" not in stored  # plain text, as the person saw it

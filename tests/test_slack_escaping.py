@@ -89,7 +89,7 @@ async def test_hostile_text_is_inert_on_every_path_that_shows_it(tmp_path):
                     c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "D" + BOB
                 ]
             )
-            await running.bot.runner.settle_inbox()
+            await running.bot.runner.inbox.settle()
 
             sent = outgoing(slack)
             leaks = [s[:300] for s in sent if FORBIDDEN.search(s)]

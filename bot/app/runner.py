@@ -3,8 +3,8 @@
 Every surface (a Slack thread, a terminal) hands it events; it loads the interview, steps the
 engine, and stores the new state, its timers, its recap and what to say (the outbox) in one
 transaction. Nothing is said before it is stored, and nothing stored is left unsaid: the outbox
-sender delivers it. What people send over Slack arrives through the inbox, stored before Slack
-is acknowledged, and is applied here in order per thread, again after a crash.
+sender delivers it. What people send over Slack arrives through the inbox (bot.app.inbox), stored
+before Slack is acknowledged, and is applied through here in order per thread, again after a crash.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -23,17 +22,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app.forget import Forgotten, forget_in, purge_in
+from bot.app.inbox import InboxWorker, settle_inbox_row
 from bot.app.outbox import OutboxSender
 from bot.app.ports import Clock, Place, Timers
 from bot.models import InboxRow, InterviewRow, OutboxRow, RecapRow, TimerRow, TurnRow
 from bot.repository import InterviewRepository, Placement, StaleInterview
 from flows.engine import Interview, control_token, step
 from flows.events import (
-    Answer,
-    Cancel,
     CancelTimer,
-    Control,
-    Edit,
     Effect,
     Event,
     Finish,
@@ -44,7 +40,6 @@ from flows.events import (
     Tell,
     TimerFired,
 )
-from flows.framework import parse_control
 from flows.problem import Problem
 
 log = logging.getLogger("interview_bot.runner")
@@ -54,26 +49,7 @@ SAVE_ATTEMPTS = 12
 LATE_TOLERANCE = 1.0
 FALLBACK_TIMER = "scorecard:fallback"
 FALLBACK_SECONDS = 24 * 3600
-INBOX_POLL_SECONDS = 1.0
-INBOX_BATCH = 100
-
-CANCEL_REFUSAL = "Only the interviewer, the candidate or whoever started it can cancel this interview."
-
 MakeEvent = Callable[[Interview, InterviewRow, float], Event | Tell | None]
-
-
-@dataclass(frozen=True)
-class InboxItem:
-    """Something a person sent: stored as an inbox row before it is acknowledged."""
-
-    key: str  # the Slack event id or the request's trigger id: unique, so a retry is a no-op
-    kind: str  # message, edit, control, or a kind a surface registered a handler for
-    channel: str = ""
-    thread_ts: str = ""
-    user: str = ""
-    ts: str = ""  # when it was sent (wall-clock seconds, as Slack's ts)
-    text: str = ""
-    data: dict = field(default_factory=dict)
 
 
 def place_of(row: InterviewRow) -> Place:
@@ -88,29 +64,6 @@ def place_of(row: InterviewRow) -> Place:
         candidate=row.user_id or "",
         interviewer=row.interviewer_id or "",
     )
-
-
-def role_of(row: InterviewRow, user: str, word: str | None) -> tuple[str, str | None]:
-    """How a message by `user` counts: (role, control word) with role '' for one that does not count."""
-    if row.mode == "pair":
-        if user not in (row.user_id, row.interviewer_id):
-            return "", None
-        role = "interviewer" if user == row.interviewer_id else "candidate"
-        if word and word != "time" and role == "candidate":
-            return "", None  # phase control belongs to the interviewer
-        return role, word
-    if row.team or user == row.user_id:
-        return "candidate", word  # in a team interview everyone answers and anyone's control counts
-    return "comment", None  # a teammate talking in a solo interview: kept, not scored
-
-
-def control_refusal(row: InterviewRow, user: str) -> str | None:
-    """Why `user` may not press this interview's controls, or None."""
-    if row.mode == "pair" and user != row.interviewer_id:
-        return "Only the interviewer can do that."
-    if row.mode != "pair" and not row.team and user != row.user_id:
-        return "Only the candidate can do that."
-    return None
 
 
 class InterviewRunner:
@@ -134,12 +87,8 @@ class InterviewRunner:
         # Only timers due within this many seconds hold a scheduler job; `arm_window` arms the next
         # ones as they come near, so start-up and memory grow with what is due soon, not what is open.
         self.timer_window = timer_window
-        # Surfaces add handlers for inbox kinds the runner does not know (a Slack mention that starts).
-        self.handlers: dict[str, Callable[[InboxItem], Awaitable[None]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._lanes: dict[str, asyncio.Task] = {}
-        self._dirty: set[str] = set()  # lanes kicked since their last look at the inbox
-        self._poll: asyncio.Task | None = None
+        self.inbox = InboxWorker(self)
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -148,16 +97,11 @@ class InterviewRunner:
 
     def start(self) -> None:
         """Apply what a previous run stored but did not apply, and keep watching the inbox."""
-        if self._poll is None:
-            self._poll = asyncio.create_task(self._poll_inbox(), name="inbox")
+        self.inbox.start()
 
     async def stop(self, timeout: float = 10.0) -> bool:
         """Stop taking new inbox work and wait for work in flight; False on timeout."""
-        if self._poll is not None:
-            self._poll.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poll
-            self._poll = None
+        await self.inbox.stop()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
@@ -165,7 +109,8 @@ class InterviewRunner:
             return False
 
     @contextlib.contextmanager
-    def _busy(self):
+    def busy(self):
+        """Count work in flight, so `stop` can wait for it before the database is closed."""
         self._inflight += 1
         self._idle.clear()
         try:
@@ -178,187 +123,6 @@ class InterviewRunner:
     def _lock(self, interview_id: str) -> asyncio.Lock:
         return self._locks.setdefault(interview_id, asyncio.Lock())
 
-    # ------------------------------------------------------------ the inbox
-
-    async def submit(self, item: InboxItem) -> bool:
-        """Store what a person sent (this is the claim on its key); False if it was stored before."""
-        for attempt in range(SAVE_ATTEMPTS):
-            try:
-                async with self.sessions.begin() as session:
-                    session.add(self._inbox_row(item))
-                break
-            except IntegrityError:
-                return False
-            except OperationalError:  # briefly locked: the caller has not acknowledged yet, so wait
-                await asyncio.sleep(0.02 * (attempt + 1))
-        else:
-            raise RuntimeError("the database stayed locked while storing an inbox item")
-        if item.kind != "seen":
-            self.kick(item.channel, item.thread_ts)
-        return True
-
-    def _inbox_row(self, item: InboxItem) -> InboxRow:
-        return InboxRow(
-            key=item.key[:160],
-            kind=item.kind,
-            channel=item.channel,
-            thread_ts=item.thread_ts,
-            user_id=item.user,
-            ts=item.ts,
-            text=item.text.replace("\x00", ""),  # PostgreSQL refuses NUL in text; nobody meant it
-            data=json.dumps(item.data),
-            state="applied" if item.kind == "seen" else "pending",
-            received_at=self.clock(),
-        )
-
-    def kick(self, channel: str, thread_ts: str) -> None:
-        """Apply the pending inbox rows of one thread (in order), starting now."""
-        lane = f"{channel}|{thread_ts}"
-        self._dirty.add(lane)
-        task = self._lanes.get(lane)
-        if task is None or task.done():
-            task = asyncio.create_task(self._run_lane(channel, thread_ts), name=f"inbox:{lane}")
-            self._lanes[lane] = task
-            task.add_done_callback(lambda t, k=lane: self._lane_done(k, t))
-
-    def _lane_done(self, lane: str, task: asyncio.Task) -> None:
-        if self._lanes.get(lane) is task:
-            del self._lanes[lane]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("inbox lane failed: %r", task.exception())
-
-    async def flush(self, channel: str, thread_ts: str) -> None:
-        """Apply the pending inbox rows of one thread before returning."""
-        self.kick(channel, thread_ts)
-        task = self._lanes.get(f"{channel}|{thread_ts}")
-        if task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(task)
-
-    async def settle_inbox(self) -> None:
-        """Apply every pending inbox row before returning (for whoever must see the inbox drained)."""
-        for _ in range(3):
-            lanes = await self._pending_lanes()
-            for channel, thread_ts in lanes:
-                self.kick(channel, thread_ts)
-            running = list(self._lanes.values())
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-            if not lanes:
-                return
-
-    async def _pending_lanes(self) -> list[tuple[str, str]]:
-        async with self.sessions() as session:
-            rows = await session.execute(
-                select(InboxRow.channel, InboxRow.thread_ts).where(InboxRow.state == "pending").distinct()
-            )
-            return [(c, t) for c, t in rows.all()]
-
-    async def _poll_inbox(self) -> None:
-        while True:
-            try:
-                for channel, thread_ts in await self._pending_lanes():
-                    self.kick(channel, thread_ts)
-            except OperationalError as exc:
-                log.warning("inbox poll failed: %s", exc.__class__.__name__)
-            await asyncio.sleep(INBOX_POLL_SECONDS)
-
-    async def _run_lane(self, channel: str, thread_ts: str) -> None:
-        lane = f"{channel}|{thread_ts}"
-        while True:
-            self._dirty.discard(lane)
-            async with self.sessions() as session:
-                rows = list(
-                    await session.scalars(
-                        select(InboxRow)
-                        .where(
-                            InboxRow.state == "pending",
-                            InboxRow.channel == channel,
-                            InboxRow.thread_ts == thread_ts,
-                        )
-                        .order_by(InboxRow.id)
-                        .limit(INBOX_BATCH)
-                    )
-                )
-            if not rows:
-                if lane in self._dirty:
-                    continue  # a row was stored while it looked: look again
-                return
-            for row in rows:
-                with self._busy():
-                    await self._take(row)
-
-    async def _take(self, row: InboxRow) -> None:
-        item = InboxItem(
-            row.key, row.kind, row.channel, row.thread_ts, row.user_id, row.ts, row.text, json.loads(row.data)
-        )
-        try:
-            if item.kind in ("message", "edit", "control"):
-                interview = await self._interview_for(item)
-                if interview is None:
-                    await self._settle_inbox(row.id, "dropped")
-                    return
-                await self.apply(interview.id, self._event_for(item), inbox_id=row.id)
-                return
-            handler = self.handlers.get(item.kind)
-            if handler is not None:
-                await handler(item)
-            await self._settle_inbox(row.id, "applied" if handler else "dropped")
-        except Exception:
-            # One bad item must not hold up its thread; it is kept (state failed) for a look.
-            log.exception("could not apply inbox item %s (%s)", row.id, row.kind)
-            await self._settle_inbox(row.id, "failed", keep_text=True)
-
-    async def _interview_for(self, item: InboxItem) -> InterviewRow | None:
-        async with self.sessions() as session:
-            if item.kind == "control":
-                return await session.get(InterviewRow, item.data.get("interview_id", ""))
-            return await session.scalar(
-                select(InterviewRow).where(
-                    InterviewRow.channel == item.channel,
-                    InterviewRow.thread_ts == item.thread_ts,
-                    InterviewRow.status != "ended",
-                )
-            )
-
-    def _event_for(self, item: InboxItem) -> MakeEvent:
-        """The engine event an inbox item is, decided against the row it is applied to."""
-
-        def make(iv: Interview, row: InterviewRow, now: float) -> Event | Tell | None:
-            if item.kind == "control" and item.data.get("word") == "cancel":
-                if item.user not in (row.interviewer_id, row.user_id, row.creator_id):
-                    return Tell(item.user, CANCEL_REFUSAL)
-                return Cancel(now, by=item.data.get("by", ""), user=item.user)
-            if item.kind == "control":
-                refusal = control_refusal(row, item.user)
-                if refusal:
-                    return Tell(item.user, refusal)
-                return Control(now, item.data["word"], item.user, shown_for=item.data.get("shown_for", ""))
-            if item.kind == "edit":
-                if row.mode == "pair" and item.user not in (row.user_id, row.interviewer_id):
-                    return None
-                return Edit(now, item.ts, item.text)
-            role, word = role_of(row, item.user, parse_control(item.text))
-            if not role:
-                return None
-            if word:
-                return Control(now, word, item.user)
-            return Answer(
-                self._at(row, float(item.ts)), item.text, message_id=item.ts, user=item.user, role=role
-            )
-
-        return make
-
-    async def _settle_inbox(self, inbox_id: int, state: str, keep_text: bool = False) -> None:
-        values = {"state": state} if keep_text else {"state": state, "text": ""}
-        for attempt in range(SAVE_ATTEMPTS):
-            try:
-                async with self.sessions.begin() as session:
-                    await session.execute(update(InboxRow).where(InboxRow.id == inbox_id).values(**values))
-                return
-            except OperationalError:
-                await asyncio.sleep(0.02 * (attempt + 1))
-
     # ------------------------------------------------------------ starting
 
     async def create(
@@ -367,7 +131,7 @@ class InterviewRunner:
         """Store a new interview, already started, with its first messages; None if its thread has one."""
         at = (self.clock() - placement.clock_origin) * placement.pace
         after, effects = step(interview, Start(at))
-        with self._busy():
+        with self.busy():
             for attempt in range(SAVE_ATTEMPTS):
                 try:
                     async with self.sessions.begin() as session:
@@ -386,7 +150,7 @@ class InterviewRunner:
 
     # ------------------------------------------------------------ the one write path
 
-    def _at(self, row: InterviewRow, wall: float) -> float:
+    def at(self, row: InterviewRow, wall: float) -> float:
         """Interview-clock seconds for a wall-clock time."""
         return (wall - row.clock_origin) * row.pace
 
@@ -405,7 +169,7 @@ class InterviewRunner:
         `claim`: a timer that must still be pending (it is marked fired); `inbox_id`: the inbox row
         this applies (marked applied). Either already taken -> nothing happens. Returns the new state.
         """
-        with self._busy():
+        with self.busy():
             async with self._lock(interview_id):
                 for attempt in range(SAVE_ATTEMPTS):
                     try:
@@ -431,10 +195,10 @@ class InterviewRunner:
             row = await reader.get(InterviewRow, interview_id)
         if row is None:  # forgotten or purged meanwhile
             if inbox_id is not None:
-                await self._settle_inbox(inbox_id, "dropped")
+                await settle_inbox_row(self.sessions, inbox_id, "dropped")
             return None
         interview = self.repository.rebuild(row)
-        event = make_event(interview, row, self._at(row, self.clock()))
+        event = make_event(interview, row, self.at(row, self.clock()))
         if event is None:
             after, effects = interview, []
         elif isinstance(event, Tell):
@@ -533,7 +297,7 @@ class InterviewRunner:
                 if row.mode == "pair":  # the automatic recap goes to the candidate if no scorecard comes
                     due = now + FALLBACK_SECONDS  # a wall-clock day, whatever the interview's pace
                     await self._upsert_timer(session, row.id, FALLBACK_TIMER, due)
-                    extra.append(ScheduleTimer(FALLBACK_TIMER, self._at(row, due)))
+                    extra.append(ScheduleTimer(FALLBACK_TIMER, self.at(row, due)))
         await session.flush()
         return effects + extra
 
@@ -586,7 +350,7 @@ class InterviewRunner:
     async def forget(self, user: str) -> Forgotten:
         """Remove everything of `user` (see bot.app.forget), under the locks of the interviews it
         touches and retried while they are busy; raises RuntimeError if it never got through."""
-        with self._busy():
+        with self.busy():
             for attempt in range(SAVE_ATTEMPTS):
                 async with self.sessions() as session:
                     ids = set(
@@ -620,7 +384,7 @@ class InterviewRunner:
     async def purge(self, before: datetime | None = None) -> int:
         """Delete interviews created before `before` (retention), or everything (the app was
         removed from the workspace); their timers are disarmed. Returns how many interviews went."""
-        with self._busy():
+        with self.busy():
             for attempt in range(SAVE_ATTEMPTS):
                 try:
                     async with self.sessions.begin() as session:
@@ -657,7 +421,7 @@ class InterviewRunner:
 
     async def _fallback(self, interview_id: str) -> None:
         """No scorecard a day after a pair interview ended: the automatic recap goes to the candidate."""
-        with self._busy():
+        with self.busy():
             async with self.sessions.begin() as session:
                 timer = await session.get(TimerRow, (interview_id, FALLBACK_TIMER))
                 if timer is None or timer.state != "pending":

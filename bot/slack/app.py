@@ -10,7 +10,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app.runner import InboxItem
+from bot.app.inbox import InboxItem
 from bot.settings import Settings
 from bot.slack import blocks as bk
 from bot.slack import daily as daily_mod
@@ -166,7 +166,7 @@ def build_app(
             return
         await service.start(item.channel, item.user, parse_start(rest), item.thread_ts, tell)
 
-    runner.handlers["mention"] = mentioned
+    runner.inbox.handlers["mention"] = mentioned
 
     @app.event("message")
     async def other_message() -> None:
@@ -244,7 +244,7 @@ def build_app(
             row = await service.repository.in_thread(*_where(body))
             if row is not None and row.mode == "pair" and body["user"]["id"] == row.interviewer_id:
                 # the interviewer ended a pair interview: the scorecard opens at once (the trigger expires)
-                await runner.flush(*_where(body))
+                await runner.inbox.flush(*_where(body))
                 refusal = await pair.open_scorecard(interview_id, body["user"]["id"], body["trigger_id"])
                 if refusal and "interviewer" in refusal:
                     await refuse(client, body, refusal)

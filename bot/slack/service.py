@@ -13,7 +13,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app.runner import InboxItem, InterviewRunner
+from bot.app.inbox import InboxItem
+from bot.app.runner import InterviewRunner
 from bot.repository import Placement
 from bot.slack.escape import escape
 from bot.stores import HistoryQueries, ScheduleStore
@@ -81,7 +82,7 @@ class InterviewService:
 
     async def submit(self, item: InboxItem) -> bool:
         """Store what a person sent before Slack is acknowledged; False for a retry or a replay."""
-        return await self.runner.submit(item)
+        return await self.runner.inbox.submit(item)
 
     async def fire(self, interview_id: str, timer_id: str) -> None:
         """A timer came due."""

@@ -1,0 +1,282 @@
+"""The inbox: what people send, stored before it is acknowledged, applied in order per thread.
+
+Storing an item is also the claim on its key (a Slack event id, a request's trigger id), so a
+retry or a replay is a no-op. A lane per thread applies its pending rows in order through the
+runner; a poll picks up what a crashed process (or another process) left pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.models import InboxRow, InterviewRow
+from flows.engine import Interview
+from flows.events import Answer, Cancel, Control, Edit, Event, Tell
+from flows.framework import parse_control
+
+if TYPE_CHECKING:
+    from bot.app.runner import InterviewRunner, MakeEvent
+
+log = logging.getLogger("interview_bot.inbox")
+
+SAVE_ATTEMPTS = 12
+INBOX_POLL_SECONDS = 1.0
+INBOX_BATCH = 100
+CANCEL_REFUSAL = "Only the interviewer, the candidate or whoever started it can cancel this interview."
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """Something a person sent: stored as an inbox row before it is acknowledged."""
+
+    key: str  # the Slack event id or the request's trigger id: unique, so a retry is a no-op
+    kind: str  # message, edit, control, or a kind a surface registered a handler for
+    channel: str = ""
+    thread_ts: str = ""
+    user: str = ""
+    ts: str = ""  # when it was sent (wall-clock seconds, as Slack's ts)
+    text: str = ""
+    data: dict = field(default_factory=dict)
+
+
+def role_of(row: InterviewRow, user: str, word: str | None) -> tuple[str, str | None]:
+    """How a message by `user` counts: (role, control word) with role '' for one that does not count."""
+    if row.mode == "pair":
+        if user not in (row.user_id, row.interviewer_id):
+            return "", None
+        role = "interviewer" if user == row.interviewer_id else "candidate"
+        if word and word != "time" and role == "candidate":
+            return "", None  # phase control belongs to the interviewer
+        return role, word
+    if row.team or user == row.user_id:
+        return "candidate", word  # in a team interview everyone answers and anyone's control counts
+    return "comment", None  # a teammate talking in a solo interview: kept, not scored
+
+
+def control_refusal(row: InterviewRow, user: str) -> str | None:
+    """Why `user` may not press this interview's controls, or None."""
+    if row.mode == "pair" and user != row.interviewer_id:
+        return "Only the interviewer can do that."
+    if row.mode != "pair" and not row.team and user != row.user_id:
+        return "Only the candidate can do that."
+    return None
+
+
+class InboxWorker:
+    """Stores inbox items and applies them through the runner, one lane (task) per thread."""
+
+    def __init__(self, runner: InterviewRunner) -> None:
+        self.runner = runner
+        self.sessions = runner.sessions
+        self.clock = runner.clock
+        # Surfaces add handlers for inbox kinds the runner does not know (a Slack mention that starts).
+        self.handlers: dict[str, Callable[[InboxItem], Awaitable[None]]] = {}
+        self._lanes: dict[str, asyncio.Task] = {}
+        self._dirty: set[str] = set()  # lanes kicked since their last look at the inbox
+        self._poll: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Apply what a previous run stored but did not apply, and keep watching."""
+        if self._poll is None:
+            self._poll = asyncio.create_task(self._poll_inbox(), name="inbox")
+
+    async def stop(self) -> None:
+        """Stop watching (rows left pending are applied by the next start)."""
+        if self._poll is not None:
+            self._poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll
+            self._poll = None
+
+    async def submit(self, item: InboxItem) -> bool:
+        """Store what a person sent (this is the claim on its key); False if it was stored before."""
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                async with self.sessions.begin() as session:
+                    session.add(self._inbox_row(item))
+                break
+            except IntegrityError:
+                return False
+            except OperationalError:  # briefly locked: the caller has not acknowledged yet, so wait
+                await asyncio.sleep(0.02 * (attempt + 1))
+        else:
+            raise RuntimeError("the database stayed locked while storing an inbox item")
+        if item.kind != "seen":
+            self.kick(item.channel, item.thread_ts)
+        return True
+
+    def _inbox_row(self, item: InboxItem) -> InboxRow:
+        return InboxRow(
+            key=item.key[:160],
+            kind=item.kind,
+            channel=item.channel,
+            thread_ts=item.thread_ts,
+            user_id=item.user,
+            ts=item.ts,
+            text=item.text.replace("\x00", ""),  # PostgreSQL refuses NUL in text; nobody meant it
+            data=json.dumps(item.data),
+            state="applied" if item.kind == "seen" else "pending",
+            received_at=self.clock(),
+        )
+
+    def kick(self, channel: str, thread_ts: str) -> None:
+        """Apply the pending inbox rows of one thread (in order), starting now."""
+        lane = f"{channel}|{thread_ts}"
+        self._dirty.add(lane)
+        task = self._lanes.get(lane)
+        if task is None or task.done():
+            task = asyncio.create_task(self._run_lane(channel, thread_ts), name=f"inbox:{lane}")
+            self._lanes[lane] = task
+            task.add_done_callback(lambda t, k=lane: self._lane_done(k, t))
+
+    def _lane_done(self, lane: str, task: asyncio.Task) -> None:
+        if self._lanes.get(lane) is task:
+            del self._lanes[lane]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("inbox lane failed: %r", task.exception())
+
+    async def flush(self, channel: str, thread_ts: str) -> None:
+        """Apply the pending inbox rows of one thread before returning."""
+        self.kick(channel, thread_ts)
+        task = self._lanes.get(f"{channel}|{thread_ts}")
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
+
+    async def settle(self) -> None:
+        """Apply every pending inbox row before returning (for whoever must see the inbox drained)."""
+        for _ in range(3):
+            lanes = await self._pending_lanes()
+            for channel, thread_ts in lanes:
+                self.kick(channel, thread_ts)
+            running = list(self._lanes.values())
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            if not lanes:
+                return
+
+    async def _pending_lanes(self) -> list[tuple[str, str]]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(InboxRow.channel, InboxRow.thread_ts).where(InboxRow.state == "pending").distinct()
+            )
+            return [(c, t) for c, t in rows.all()]
+
+    async def _poll_inbox(self) -> None:
+        while True:
+            try:
+                for channel, thread_ts in await self._pending_lanes():
+                    self.kick(channel, thread_ts)
+            except OperationalError as exc:
+                log.warning("inbox poll failed: %s", exc.__class__.__name__)
+            await asyncio.sleep(INBOX_POLL_SECONDS)
+
+    async def _run_lane(self, channel: str, thread_ts: str) -> None:
+        lane = f"{channel}|{thread_ts}"
+        while True:
+            self._dirty.discard(lane)
+            async with self.sessions() as session:
+                rows = list(
+                    await session.scalars(
+                        select(InboxRow)
+                        .where(
+                            InboxRow.state == "pending",
+                            InboxRow.channel == channel,
+                            InboxRow.thread_ts == thread_ts,
+                        )
+                        .order_by(InboxRow.id)
+                        .limit(INBOX_BATCH)
+                    )
+                )
+            if not rows:
+                if lane in self._dirty:
+                    continue  # a row was stored while it looked: look again
+                return
+            for row in rows:
+                with self.runner.busy():
+                    await self._take(row)
+
+    async def _take(self, row: InboxRow) -> None:
+        item = InboxItem(
+            row.key, row.kind, row.channel, row.thread_ts, row.user_id, row.ts, row.text, json.loads(row.data)
+        )
+        try:
+            if item.kind in ("message", "edit", "control"):
+                interview = await self._interview_for(item)
+                if interview is None:
+                    await settle_inbox_row(self.sessions, row.id, "dropped")
+                    return
+                await self.runner.apply(interview.id, self._event_for(item), inbox_id=row.id)
+                return
+            handler = self.handlers.get(item.kind)
+            if handler is not None:
+                await handler(item)
+            await settle_inbox_row(self.sessions, row.id, "applied" if handler else "dropped")
+        except Exception:
+            # One bad item must not hold up its thread; it is kept (state failed) for a look.
+            log.exception("could not apply inbox item %s (%s)", row.id, row.kind)
+            await settle_inbox_row(self.sessions, row.id, "failed", keep_text=True)
+
+    async def _interview_for(self, item: InboxItem) -> InterviewRow | None:
+        async with self.sessions() as session:
+            if item.kind == "control":
+                return await session.get(InterviewRow, item.data.get("interview_id", ""))
+            return await session.scalar(
+                select(InterviewRow).where(
+                    InterviewRow.channel == item.channel,
+                    InterviewRow.thread_ts == item.thread_ts,
+                    InterviewRow.status != "ended",
+                )
+            )
+
+    def _event_for(self, item: InboxItem) -> MakeEvent:
+        """The engine event an inbox item is, decided against the row it is applied to."""
+
+        def make(iv: Interview, row: InterviewRow, now: float) -> Event | Tell | None:
+            if item.kind == "control" and item.data.get("word") == "cancel":
+                if item.user not in (row.interviewer_id, row.user_id, row.creator_id):
+                    return Tell(item.user, CANCEL_REFUSAL)
+                return Cancel(now, by=item.data.get("by", ""), user=item.user)
+            if item.kind == "control":
+                refusal = control_refusal(row, item.user)
+                if refusal:
+                    return Tell(item.user, refusal)
+                return Control(now, item.data["word"], item.user, shown_for=item.data.get("shown_for", ""))
+            if item.kind == "edit":
+                if row.mode == "pair" and item.user not in (row.user_id, row.interviewer_id):
+                    return None
+                return Edit(now, item.ts, item.text)
+            role, word = role_of(row, item.user, parse_control(item.text))
+            if not role:
+                return None
+            if word:
+                return Control(now, word, item.user)
+            return Answer(
+                self.runner.at(row, float(item.ts)), item.text, message_id=item.ts, user=item.user, role=role
+            )
+
+        return make
+
+
+async def settle_inbox_row(
+    sessions: async_sessionmaker, inbox_id: int, state: str, keep_text: bool = False
+) -> None:
+    """Mark an inbox row applied, dropped or failed; its text goes (it lives in the turns) unless kept."""
+    values = {"state": state} if keep_text else {"state": state, "text": ""}
+    for attempt in range(SAVE_ATTEMPTS):
+        try:
+            async with sessions.begin() as session:
+                await session.execute(update(InboxRow).where(InboxRow.id == inbox_id).values(**values))
+            return
+        except OperationalError:
+            await asyncio.sleep(0.02 * (attempt + 1))
