@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -50,15 +52,34 @@ def async_url(url: str) -> str:
     """`sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`, `postgres://...` -> `postgresql+asyncpg://...`;
     a URL that names its driver is left as it is."""
     scheme, sep, rest = url.partition("://")
-    return f"{ASYNC_DRIVERS[scheme]}{sep}{rest}" if sep and scheme in ASYNC_DRIVERS else url
+    url = f"{ASYNC_DRIVERS[scheme]}{sep}{rest}" if sep and scheme in ASYNC_DRIVERS else url
+    if url.startswith("postgresql+asyncpg://") and "sslmode=" in url:
+        # Hosted Postgres URLs carry libpq's `sslmode`; asyncpg takes the same values as `ssl` and
+        # fails on `sslmode` with a TypeError at the first connection.
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            return url  # open_database reports the unparseable URL
+        if "sslmode" in parsed.query and "ssl" not in parsed.query:
+            mode = parsed.query["sslmode"]
+            parsed = parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+            url = parsed.render_as_string(hide_password=False)
+    return url
 
 
 def _private_file(path: Path) -> None:
-    """Create the SQLite file readable by its owner only (it holds people's answers); SQLite gives
-    its -wal and -shm files the same mode."""
+    """Create the SQLite file readable by its owner only (it holds people's answers)."""
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    os.chmod(path, 0o600)
+    # SQLite gives new -wal and -shm files the main file's mode; files left by an older version
+    # (or a crash) keep theirs, so tighten them too. A file someone else owns is theirs to set:
+    # failing to tighten it is no reason to refuse to open it.
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if each.exists() and each.stat().st_mode & 0o077:
+                os.chmod(each, 0o600)
+        except PermissionError:
+            pass
 
 
 def describe(url: str) -> str:
@@ -78,8 +99,13 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             database = parsed.database
+            if database and database.startswith("~"):
+                # A URL from the environment is not expanded by a shell, and SQLite would take `~`
+                # as a folder name.
+                parsed = parsed.set(database=str(Path(database).expanduser()))
+                database = parsed.database
             if database and database != ":memory:":
-                path = Path(database).expanduser().resolve()
+                path = Path(database).resolve()
                 if not path.parent.is_dir():
                     raise StorageError(
                         f"cannot open the database {describe(url)}: {path.parent} does not exist"
@@ -88,7 +114,7 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
                     _private_file(path)
                 except OSError as exc:
                     raise StorageError(f"cannot open the database {describe(url)}: {exc.strerror}") from None
-        engine = create_async_engine(url, **kwargs)
+        engine = create_async_engine(parsed, **kwargs)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StorageError(f"invalid database URL {describe(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
@@ -100,4 +126,30 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
         await engine.dispose()
         reason = getattr(exc, "orig", exc)
         raise StorageError(f"cannot open the database {describe(url)}: {reason}") from None
-    return engine, async_sessionmaker(engine, expire_on_commit=False)
+    except TypeError as exc:  # the driver's connect() refused an option given in the URL's query
+        await engine.dispose()
+        raise StorageError(f"invalid database URL {describe(url)}: {exc}") from None
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        return engine, SerialWriter(sessions)
+    return engine, sessions
+
+
+class SerialWriter:
+    """SQLite takes one writer at a time: queue this process's write transactions on an asyncio
+    lock instead of letting its connections collide in SQLite's busy handler, which sleeps in
+    steps of up to 100 ms. Reads (`sessions()`) run beside them, as WAL allows."""
+
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self._sessions = sessions
+        self._lock = asyncio.Lock()
+
+    def __call__(self, **kwargs) -> AsyncSession:
+        """A session for reading."""
+        return self._sessions(**kwargs)
+
+    @contextlib.asynccontextmanager
+    async def begin(self):
+        """A write transaction, once the writes ahead of it have committed."""
+        async with self._lock, self._sessions.begin() as session:
+            yield session

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import InterviewRow, RecapRow, TurnRow
@@ -85,9 +85,14 @@ class InterviewRepository:
             return await self.save_in(session, interview, expected_version)
 
     async def save_in(
-        self, session: AsyncSession, interview: Interview, expected_version: int | None = None
+        self,
+        session: AsyncSession,
+        interview: Interview,
+        expected_version: int | None = None,
+        before: Interview | None = None,
     ) -> int:
-        """`save` inside a transaction the caller holds."""
+        """`save` inside a transaction the caller holds. With `before` (the state it replaces, as
+        stored), only the turns from the first one that changed are written, not all of them."""
         where = [InterviewRow.id == interview.id]
         if expected_version is not None:
             where.append(InterviewRow.version == expected_version)
@@ -102,9 +107,47 @@ class InterviewRepository:
         result = await session.execute(update(InterviewRow).where(*where).values(**values))
         if result.rowcount != 1:
             raise StaleInterview(interview.id)
-        await self._write_turns(session, interview)
+        if before is not None and before.started_at == interview.started_at:
+            await self._write_changed_turns(session, before, interview)
+        else:
+            await self._write_turns(session, interview)
+        if expected_version is not None:
+            return expected_version + 1
         version = await session.scalar(select(InterviewRow.version).where(InterviewRow.id == interview.id))
         return int(version)
+
+    @staticmethod
+    def _turn_values(interview: Interview, turn) -> dict:
+        return {
+            "at": round(turn.at - interview.started_at, 3),
+            "phase": turn.phase,
+            "role": turn.role,
+            "text": turn.text,
+            "message_id": turn.message_id,
+            "user_id": turn.user,
+            "kind": turn.kind,
+        }
+
+    async def _write_changed_turns(self, session: AsyncSession, before: Interview, after: Interview) -> None:
+        """Rows from the first turn that differs on (usually just the appended ones)."""
+        first = 0
+        old, new = before.turns, after.turns
+        while first < min(len(old), len(new)) and old[first] == new[first]:
+            first += 1
+        for seq in range(first, len(new)):
+            values = self._turn_values(after, new[seq])
+            if seq < len(old):
+                await session.execute(
+                    update(TurnRow)
+                    .where(TurnRow.interview_id == after.id, TurnRow.seq == seq)
+                    .values(**values)
+                )
+            else:
+                session.add(TurnRow(interview_id=after.id, seq=seq, **values))
+        if len(new) < len(old):  # fewer turns than stored (never from the engine; forget rewrites all)
+            await session.execute(
+                delete(TurnRow).where(TurnRow.interview_id == after.id, TurnRow.seq >= len(new))
+            )
 
     async def _write_turns(self, session: AsyncSession, interview: Interview) -> None:
         rows = await session.execute(

@@ -224,7 +224,7 @@ class InterviewRunner:
             if after == interview and not effects:
                 return None  # nothing changes (the inbox row is marked applied all the same)
             if after != interview:
-                await self.repository.save_in(session, after, expected_version=row.version)
+                await self.repository.save_in(session, after, expected_version=row.version, before=interview)
             return row, after, await self._record(session, row, after, effects)
 
     async def _take_inbox(self, session: AsyncSession, inbox_id: int) -> bool:
