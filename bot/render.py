@@ -63,15 +63,40 @@ def fixes(recap: dict) -> list[str]:
     return out
 
 
+def _fold(line: str, width: int, hang: int) -> list[str]:
+    """One line folded at word boundaries, continuation lines `hang` columns in; a word stays whole."""
+    indent = " " * hang
+    return textwrap.wrap(
+        line, width, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False
+    ) or [""]
+
+
 def _wrapped(lines: list[str], width: int | None) -> list[str]:
-    """Lines folded at word boundaries to `width`, continuation lines indented under their item."""
+    """Lines folded to `width`, continuation lines indented under their item."""
     if not width:
         return lines
     out = []
     for line in lines:
         lead = len(line) - len(line.lstrip(" "))
-        indent = " " * (lead + 2 if lead else 2)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+        out += _fold(line, width, lead + 2 if lead else 2)
+    return out
+
+
+# Feedback narrower than this reads better starting again at the left than hung under its column.
+MIN_FEEDBACK_COLUMNS = 30
+
+
+def _phase_lines(rows: list[tuple[str, str, str, str]], width: int | None) -> list[str]:
+    """The phase table; folded, a row's feedback continues under the feedback column."""
+    name_width = max(len(r[0]) for r in rows)
+    out = []
+    for name, score, used, feedback in rows:
+        line = f"  {name:<{name_width}}  {score}  {used:<22} {feedback}"
+        column = len(line) - len(feedback)
+        if width and width - column >= MIN_FEEDBACK_COLUMNS:
+            out += _fold(line, width, column)
+        else:
+            out.append(line)  # folded (or not) with the other lines
     return out
 
 
@@ -84,10 +109,7 @@ def recap_text(recap: dict, width: int | None = None) -> str:
         "",
         "Phases:",
     ]
-    rows = _phase_rows(recap)
-    name_width = max(len(r[0]) for r in rows)
-    for name, score, used, feedback in rows:
-        lines.append(f"  {name:<{name_width}}  {score}  {used:<22} {feedback}")
+    lines += _phase_lines(_phase_rows(recap), width)
     lines += ["", "Strengths:"]
     lines += [f"  + {s}" for s in strengths(recap)] or ["  (none yet)"]
     lines += ["", "To fix:"]

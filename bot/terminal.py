@@ -59,17 +59,24 @@ class TerminalResult:
 
 
 PROMPT = "you> "
-MAX_WIDTH = 100
+MAX_WIDTH = 100  # longer lines are hard to read, however wide the window
+MIN_WIDTH = 20  # below this, folding only makes it worse; the terminal wraps on its own
+
+
+def is_terminal(out: TextIO) -> bool:
+    """Whether `out` is a terminal (not a pipe, a file or a closed stream)."""
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def terminal_width(out: TextIO) -> int | None:
     """Columns to fold bot messages to when `out` is a terminal (none for a pipe or a file)."""
-    try:
-        if not out.isatty():
-            return None
-    except (AttributeError, ValueError):
+    if not is_terminal(out):
         return None
-    return min(MAX_WIDTH, shutil.get_terminal_size(fallback=(80, 24)).columns)
+    columns = shutil.get_terminal_size(fallback=(80, 24)).columns
+    return max(MIN_WIDTH, min(MAX_WIDTH, columns))
 
 
 def plain(text: str) -> str:
@@ -80,26 +87,38 @@ def plain(text: str) -> str:
 class TerminalSurface:
     """The terminal as a surface: the bot's side printed, the recap handed back to the session.
 
-    At an interactive terminal, messages are folded to its width, and one that arrives while the
-    person is typing (a time warning) is printed above their line, which is then drawn again.
+    At a terminal, messages are folded to its width (as it is now: the window may have been
+    resized), and one that arrives while the person is typing (a time warning) is printed above
+    their line, which is then drawn again. A fixed `width` is for tests.
     """
 
     def __init__(self, out: TextIO, interactive: bool = False, width: int | None = None) -> None:
         self.out = out
         self.interactive = interactive
-        self.width = width
+        self.fixed_width = width
         self.prompting = False  # the reader thread is waiting at the prompt
         self.finished: Callable[[dict], None] = lambda recap: None
+
+    @property
+    def width(self) -> int | None:
+        """Columns to fold to, or none (a pipe or a file: one line per message, for scripts)."""
+        return self.fixed_width or terminal_width(self.out)
 
     def lines(self, text: str, kind: str = "") -> list[str]:
         """The printed lines of one bot message."""
         marker = {"warning": "[time] ", "hint": "[hint] ", "notice": "[note] "}.get(kind, "")
+        width = self.width
         out = []
         for i, line in enumerate(plain(text).splitlines() or [""]):
             prefix = f"bot> {marker}" if i == 0 else "     "
-            if self.width:
+            if width:
+                # A long word (a URL) stays whole, past the edge, rather than broken in two.
                 out += textwrap.wrap(
-                    prefix + line, self.width, subsequent_indent=" " * 5, break_on_hyphens=False
+                    prefix + line,
+                    width,
+                    subsequent_indent=" " * 5,
+                    break_on_hyphens=False,
+                    break_long_words=False,
                 ) or [prefix.rstrip()]
             else:
                 out.append(prefix + line)
@@ -107,11 +126,21 @@ class TerminalSurface:
 
     def _print(self, text: str, kind: str = "") -> None:
         body = "\n".join(self.lines(text, kind)) + "\n"
-        if self.interactive and self.prompting:
+        if self.prompting and self.redraws:
             # Above the line being typed: clear it, print, then draw the prompt and the typing again.
             body = "\r\x1b[K" + body + PROMPT + _typed_so_far()
         self.out.write(body)
         self.out.flush()
+
+    @property
+    def redraws(self) -> bool:
+        """Whether lines may be cleared and drawn again: a person at a terminal, not a log file."""
+        return self.interactive and is_terminal(self.out)
+
+    def leave_prompt(self) -> None:
+        """Clear the last line (a prompt still waiting, or the one Ctrl-D left) before the recap."""
+        if self.redraws:
+            self.out.write("\r\x1b[K")
 
     async def say(self, place: Place, text: str, kind: str, token: str, ref: str) -> None:
         """Print a bot message."""
@@ -271,7 +300,7 @@ class TerminalInterview:
                     if pending and pending[0] in (_FINISHED, _INTERRUPT):
                         pending.append(item)
                         continue
-                    self.out.write(f"you> {text[:200]}{'…' if len(text) > 200 else ''}\n")
+                    self.out.write(f"{PROMPT}{text[:200]}{'…' if len(text) > 200 else ''}\n")
                 word = parse_control(text)
                 if word:
                     await self.apply(lambda now, word=word: Control(now, word))
@@ -319,7 +348,7 @@ async def practice(
 ) -> TerminalResult:
     """Run a terminal interview from start to recap; store it; write the transcript and chart."""
     scheduler = AsyncIOScheduler(timezone=UTC)
-    surface = TerminalSurface(out, interactive=not replay, width=terminal_width(out))
+    surface = TerminalSurface(out, interactive=not replay)
     outbox = OutboxSender(sessions, {"terminal": surface})
     timers = SchedulerTimers(scheduler)
     runner = InterviewRunner(sessions, bank, timers, outbox)
@@ -345,6 +374,7 @@ async def practice(
         await outbox.stop()
         _restore_terminal_mode(stream, saved)
     if session.recap:
+        surface.leave_prompt()  # the reader thread asked for the next line before the end came
         out.write("\n" + recap_text(session.recap, surface.width) + "\n")
     if transcript_out is not None:
         transcript_out.write_text(json.dumps(to_transcript(session.interview), indent=2) + "\n")
