@@ -120,22 +120,35 @@ def _pick_problem(name: str | None, done: set[str] | None = None):
     return random.choice(fresh or list(bank.values())), bank
 
 
-def check_writable(target: Path) -> None:
-    """Refuse an output path that cannot be written, before any work is done."""
+def check_writable(target: Path) -> Path:
+    """Refuse an output path that cannot be written, before any work is done; returns the path to use."""
+    # Expanded here and used as expanded: a quoted `~/t.json` passed the check but was then written
+    # as a folder named `~`, after the whole interview.
     path = target.expanduser()
-    if path.is_dir():
+    try:
+        kind = path.stat().st_mode
+    except FileNotFoundError:
+        kind = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if kind is not None and stat.S_ISDIR(kind):
         raise UsageError(f"cannot write {target}: it is a directory; give a file name")
+    if kind is not None and (stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind)):
+        # Writing waits for a reader that may never come, and even the test below would end the
+        # stream of a reader that is there.
+        raise UsageError(f"cannot write {target}: it is a pipe or a socket; give a file name")
     parent = path.resolve().parent
     if not parent.is_dir():
         raise UsageError(f"cannot write {target}: its folder does not exist")
-    existed = path.exists()
+    made = kind is None and not path.is_symlink()  # a dangling link's target is the user's to keep
     try:  # a real write test: permissions, read-only file systems and quotas all answer here
-        with path.open("ab"):
-            pass
+        # O_NONBLOCK: a FIFO made since the stat above must not block the open.
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666))
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
-    if not existed:
+    if made:
         path.unlink()
+    return path
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
@@ -148,9 +161,10 @@ def cmd_practice(args: argparse.Namespace) -> int:
     settings = load_settings(database_url=args.db, pace=args.pace)
     if args.problem:
         _pick_problem(args.problem)  # an unknown name fails before anything is opened
-    for target in (args.transcript_out, args.chart):
-        if target is not None:
-            check_writable(target)
+    if args.transcript_out is not None:
+        args.transcript_out = check_writable(args.transcript_out)
+    if args.chart is not None:
+        args.chart = check_writable(args.chart)
 
     async def run() -> int:
         engine, sessions = await open_database(settings.database_url)
@@ -213,7 +227,12 @@ def read_transcript(path: Path) -> dict:
             raise UsageError(f"{path}: not a regular file")
         if info.st_size > MAX_TRANSCRIPT_BYTES:
             raise UsageError(f"{path}: the transcript is {info.st_size / 1e6:.1f} MB; the limit is 5 MB")
-        with path.open("rb") as handle:
+        # O_NONBLOCK: a FIFO swapped in since the stat above must not block the open; the fstat
+        # then checks the file actually opened.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UsageError(f"{path}: not a regular file")
             raw = handle.read(MAX_TRANSCRIPT_BYTES + 1)  # a file that grew since stat still stops here
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
@@ -246,7 +265,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from flows.transcript import TranscriptError, validate_transcript
 
     if args.chart is not None:
-        check_writable(args.chart)
+        args.chart = check_writable(args.chart)
     data = read_transcript(args.file)
     name = args.problem or data.get("problem")
     if not name or not isinstance(name, str):
