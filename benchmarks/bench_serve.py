@@ -108,12 +108,14 @@ def line(name: str, r: dict) -> str:
 
 
 async def open_interviews(running, n: int) -> list[str]:
+    """Start `n` more interviews by mention; wait until they are open and their openings posted."""
+    before = running.rows("SELECT count(*) FROM interviews")[0][0]
     threads = []
     for i in range(n):
         thread = slack_ts(i / 1e4)
         await running.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
         threads.append(thread)
-    await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(n,)], timeout=600)
+    await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(before + n,)], timeout=600)
     await eventually(lambda: running.rows("SELECT count(*) FROM outbox WHERE state != 'sent'") == [(0,)], 600)
     return threads
 
