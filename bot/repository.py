@@ -157,15 +157,7 @@ class InterviewRepository:
         )
         stored = {r[0]: tuple(r[1:]) for r in rows.all()}
         for seq, turn in enumerate(interview.turns):
-            values = {
-                "at": round(turn.at - interview.started_at, 3),
-                "phase": turn.phase,
-                "role": turn.role,
-                "text": turn.text,
-                "message_id": turn.message_id,
-                "user_id": turn.user,
-                "kind": turn.kind,
-            }
+            values = self._turn_values(interview, turn)
             if seq not in stored:
                 session.add(TurnRow(interview_id=interview.id, seq=seq, **values))
             elif stored[seq] != (values["at"], turn.phase, turn.role, turn.text, turn.message_id):
