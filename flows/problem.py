@@ -38,6 +38,29 @@ class Concept:
     follow_up: str
     quantitative: bool = False
     good: str = ""
+    misconceptions: tuple[str, ...] = ()  # phrases that assert the opposite or a known wrong design
+    magnitude: Magnitude | None = None  # where quantitative: the plausible range of its figures
+
+
+@dataclass(frozen=True)
+class Magnitude:
+    """The plausible range of a quantitative concept's figures, in one unit family."""
+
+    unit: str  # one of UNITS
+    low: float
+    high: float
+
+
+UNITS: tuple[str, ...] = ("per_second", "bytes", "seconds", "count")
+
+
+@dataclass(frozen=True)
+class Clarification:
+    """An interviewer's answer to a common clarifying question about the problem."""
+
+    id: str
+    terms: tuple[str, ...]  # words a question about it contains
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,7 @@ class Problem:
     opening: str
     phases: dict[str, PhaseGuide] = field(default_factory=dict)
     source: str = ""
+    clarifications: tuple[Clarification, ...] = ()
 
     @property
     def phase_ids(self) -> tuple[str, ...]:

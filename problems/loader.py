@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from flows.problem import CATEGORIES, PHASE_IDS, Concept, PhaseGuide, Problem
+from flows.problem import CATEGORIES, PHASE_IDS, UNITS, Clarification, Concept, Magnitude, PhaseGuide, Problem
 
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -76,9 +76,12 @@ def _concept(data: object, path: str, where: str, phase: str) -> Concept:
         raise ProblemFileError(path, f"{where}good", "must be a string")
     if phase == "deep_dives" and not good.strip():
         raise ProblemFileError(path, f"{where}good", "is required for deep-dive topics")
-    unknown = set(data) - {"id", "name", "weight", "terms", "follow_up", "quantitative", "good"}
+    known = {"id", "name", "weight", "terms", "follow_up", "quantitative", "good", "misconceptions", "magnitude"}
+    unknown = set(data) - known
     if unknown:
         raise ProblemFileError(path, f"{where}{sorted(unknown)[0]}", "is not a known field")
+    misconceptions = _strings({"m": data.get("misconceptions", [])}, "m", path, where, minimum=0)
+    magnitude = _magnitude(data.get("magnitude"), path, f"{where}magnitude", quantitative)
     return Concept(
         id=cid,
         name=_require(data, "name", str, path, where),
@@ -87,7 +90,48 @@ def _concept(data: object, path: str, where: str, phase: str) -> Concept:
         follow_up=_require(data, "follow_up", str, path, where),
         quantitative=quantitative,
         good=good,
+        misconceptions=tuple(m.lower() for m in misconceptions),
+        magnitude=magnitude,
     )
+
+
+def _magnitude(data: object, path: str, field: str, quantitative: bool) -> Magnitude | None:
+    if data is None:
+        return None
+    if not quantitative:
+        raise ProblemFileError(path, field, "is only for quantitative concepts")
+    if not isinstance(data, dict) or set(data) != {"unit", "low", "high"}:
+        raise ProblemFileError(path, field, "must be a table of unit, low and high")
+    if data["unit"] not in UNITS:
+        raise ProblemFileError(path, f"{field}.unit", f"must be one of {', '.join(UNITS)}")
+    low, high = data["low"], data["high"]
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ProblemFileError(path, f"{field}.{name}", "must be a positive number")
+    if low > high:
+        raise ProblemFileError(path, f"{field}.low", "must not exceed high")
+    return Magnitude(data["unit"], float(low), float(high))
+
+
+def _clarifications(data: object, path: str) -> tuple[Clarification, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise ProblemFileError(path, "clarifications", "must be an array of tables")
+    out: list[Clarification] = []
+    for i, item in enumerate(data):
+        where = f"clarifications[{i}]."
+        if not isinstance(item, dict):
+            raise ProblemFileError(path, where.rstrip("."), "must be a table")
+        unknown = set(item) - {"id", "terms", "answer"}
+        if unknown:
+            raise ProblemFileError(path, f"{where}{sorted(unknown)[0]}", "is not a known field")
+        cid = _require(item, "id", str, path, where)
+        if not _ID.match(cid) or any(c.id == cid for c in out):
+            raise ProblemFileError(path, f"{where}id", "must be a unique snake_case id")
+        terms = tuple(t.lower() for t in _strings(item, "terms", path, where))
+        out.append(Clarification(cid, terms, _require(item, "answer", str, path, where).strip()))
+    return tuple(out)
 
 
 def _phase(data: object, phase: str, path: str) -> PhaseGuide:
@@ -149,6 +193,7 @@ def parse_problem(data: dict, path: str) -> Problem:
         opening=_require(data, "opening", str, path).strip(),
         phases=phases,
         source=path,
+        clarifications=_clarifications(data.get("clarifications"), path),
     )
 
 
