@@ -7,20 +7,43 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from flows.problem import Concept, Problem
-from flows.text import STOPWORDS, Sentence, TypoIndex, analyse_sentence, raw_tokens, split_sentences, term_key
+from flows.text import (
+    STOPWORDS,
+    Sentence,
+    TypoIndex,
+    analyse_sentence,
+    normalise,
+    raw_tokens,
+    split_sentences,
+    stem,
+    term_key,
+)
 
 # Credit for a concept by how it was said.
-CREDIT_EXPLAINED = 1.0
-CREDIT_BARE = 0.6  # named in a fragment, nothing said about it
+CREDIT_EXPLAINED = 1.0  # named, however briefly: a terse precise answer earns what a long one does
 CREDIT_STUFFED = 0.1  # one of a pasted list of keywords
 
 
 _NOTATION = re.compile(r"[{}()\[\]]|->|=>|\w=|\b(?:get|post|put|patch|delete)\s+/|\w/\w|:\s*\w+\s*[,}]")
 
 
+# A phrase of n words matches when all of them occur within n + WINDOW_SLACK content words, in any order.
+WINDOW_SLACK = 2
+# Copy detection: share of a message's word 4-grams found in the problem's own wording.
+PASTE_GRAM = 4
+PASTE_SHARE = 0.5
+PASTE_MIN_WORDS = 8
+
+# Words that make a "reason" sound like one without adding information.
+_FILLER = frozenset(
+    stem(w)
+    for w in ["modern", "cloud", "native", "everywhere", "industry", "standard", "best", "practice", "practices", "scalable", "scalability", "robust", "reliable", "reliability", "important", "always", "everyone", "popular", "common", "good", "great", "better", "nice", "easy", "architecture", "architectures", "system", "systems", "design", "solution", "approach", "technology", "tool", "thing", "things", "way", "need", "needs", "use", "using", "work", "works", "make", "makes", "today", "nowadays", "world", "enterprise", "grade", "powerful", "flexible", "efficient", "efficiency", "performance", "performant", "fast", "faster", "proven", "battle", "tested", "trend"]
+)
+
+
 @dataclass(frozen=True)
 class Hit:
-    """A concept named in a sentence."""
+    """A concept (or one of its misconceptions) named in a sentence."""
 
     phase: str
     concept: str
@@ -28,17 +51,19 @@ class Hit:
     start: int
     end: int
     negated: bool
+    wrong: bool = False  # a misconception of the concept, not the concept
 
 
 @dataclass(frozen=True)
 class ConceptEvidence:
-    """The best evidence that a concept was covered in a phase."""
+    """The best evidence that a concept was covered in a phase (or that it was claimed wrongly)."""
 
     concept: Concept
     quote: str
     credit: float
-    quality: float  # 0..1: a reason, an alternative, numbers where numbers belong
+    quality: float  # 0..1: a reason that adds information, an alternative, a concrete detail
     stuffed: bool
+    wrong: str = ""  # why the claim is wrong ("" when it is not): misconception or implausible figure
 
 
 @dataclass(frozen=True)
@@ -49,27 +74,38 @@ class AnalysedText:
     message_of: tuple[int, ...]  # per sentence: index of the message it came from
 
 
+_Entry = tuple[tuple[str, ...], str, str, bool]
+
+
 class ProblemMatcher:
-    """Finds a problem's concepts in chat text."""
+    """Finds a problem's concepts, and claims that contradict them, in chat text."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self._first: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
-        self._first_exact: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        self._loose: dict[str, list[_Entry]] = {}  # by every stem of the phrase
+        self._exact: dict[str, list[_Entry]] = {}  # by the first stem: phrases with stopwords
         vocabulary: set[str] = set()
+        term_stems: set[str] = set()
         for phase, guide in problem.phases.items():
             for concept in guide.concepts:
-                for term in concept.terms:
-                    key, exact = term_key(term)
-                    if key:
-                        index = self._first_exact if exact else self._first
-                        index.setdefault(key[0], []).append((key, phase, concept.id))
-                    vocabulary.update(raw_tokens(term))
-        for index in (self._first, self._first_exact):
-            for entries in index.values():
-                entries.sort(key=lambda e: -len(e[0]))
+                phrases = [(t, False) for t in concept.terms] + [(m, True) for m in concept.misconceptions]
+                for phrase, wrong in phrases:
+                    key, exact = term_key(phrase)
+                    if not key:
+                        continue
+                    entry = (key, phase, concept.id, wrong)
+                    if exact:
+                        self._exact.setdefault(key[0], []).append(entry)
+                    else:
+                        for st in set(key):
+                            self._loose.setdefault(st, []).append(entry)
+                    vocabulary.update(raw_tokens(phrase))
+                    if not wrong:
+                        term_stems.update(key)
         self.typos = TypoIndex(vocabulary)
+        self.term_stems = frozenset(term_stems - STOPWORDS)
         self.concepts = {(phase, c.id): c for phase, guide in problem.phases.items() for c in guide.concepts}
+        self._bank_grams = _grams(_bank_wording(problem))
 
     def analyse(self, messages: Sequence[str]) -> AnalysedText:
         """Split messages into sentences and read each once."""
@@ -82,32 +118,42 @@ class ProblemMatcher:
         return AnalysedText(tuple(sentences), tuple(owner))
 
     def hits(self, sentence: Sentence) -> list[Hit]:
-        """Every concept term found in a sentence (longest term first at each position)."""
-        found: list[Hit] = []
+        """Every concept phrase found in a sentence: its words close together, in any order."""
+        found: dict[tuple[str, str, bool, int], Hit] = {}
         content = sentence.content
         stems = sentence.stems
         seq = [stems[i] for i in content]
         for ci, first in enumerate(seq):
-            for key, phase, concept in self._first.get(first, ()):
+            for key, phase, concept, wrong in self._loose.get(first, ()):
+                span = _window(seq, ci, key)
+                if span is None:
+                    continue
+                start, end = content[ci], content[span]
+                negated = any(sentence.negated[start : end + 1]) and not _term_negates(key)
+                found.setdefault(
+                    (phase, concept, wrong, start),
+                    Hit(phase, concept, sentence.index, start, end, negated, wrong),
+                )
+        for i, first in enumerate(stems):
+            for key, phase, concept, wrong in self._exact.get(first, ()):
                 n = len(key)
-                if tuple(seq[ci : ci + n]) == key:
-                    start, end = content[ci], content[ci + n - 1]
-                    negated = any(sentence.negated[start : end + 1]) and not _term_negates(key)
-                    found.append(Hit(phase, concept, sentence.index, start, end, negated))
-        if self._first_exact:
-            for i, first in enumerate(stems):
-                for key, phase, concept in self._first_exact.get(first, ()):
-                    n = len(key)
-                    if stems[i : i + n] == key:
-                        end = i + n - 1
-                        negated = any(sentence.negated[i : end + 1]) and not _term_negates(key)
-                        found.append(Hit(phase, concept, sentence.index, i, end, negated))
-        return found
+                if stems[i : i + n] == key:
+                    end = i + n - 1
+                    negated = any(sentence.negated[i : end + 1]) and not _term_negates(key)
+                    found.setdefault(
+                        (phase, concept, wrong, i),
+                        Hit(phase, concept, sentence.index, i, end, negated, wrong),
+                    )
+        return list(found.values())
 
     def evidence(self, analysed: AnalysedText, phase: str) -> dict[str, ConceptEvidence]:
-        """For one phase's concepts: the best evidence of each in the analysed text."""
+        """For one phase's concepts: the best evidence of each in the analysed text.
+
+        A concept the text also claims wrongly (a misconception, or a figure off by more than
+        10x) is returned with no credit and the reason in `wrong`.
+        """
         best: dict[str, ConceptEvidence] = {}
-        negated_only: set[str] = set()
+        wrong: dict[str, ConceptEvidence] = {}
         by_message: dict[int, list[Sentence]] = {}
         for s in analysed.sentences:
             by_message.setdefault(analysed.message_of[s.index], []).append(s)
@@ -116,22 +162,180 @@ class ProblemMatcher:
             if not hits:
                 continue
             # Naming the entities in a list is what the Core Entities phase asks for.
-            stuffed = phase != "core_entities" and is_stuffed(s, hits)
+            stuffed = phase != "core_entities" and is_stuffed(s, [h for h in hits if not h.wrong])
             message = by_message[analysed.message_of[s.index]]
             for h in hits:
-                if h.phase != phase:
-                    continue
-                if h.negated:
-                    negated_only.add(h.concept)
+                if h.phase != phase or h.negated:
                     continue
                 concept = self.concepts[(phase, h.concept)]
-                credit = CREDIT_STUFFED if stuffed else _credit(s)
-                quality = 0.0 if stuffed else _quality(concept, s, message)
+                if h.wrong:
+                    wrong.setdefault(
+                        h.concept, ConceptEvidence(concept, s.text, 0.0, 0.0, False, "misconception")
+                    )
+                    continue
+                off = implausible(concept, s.text) or _implausible_in(concept, message)
+                if off:
+                    wrong.setdefault(h.concept, ConceptEvidence(concept, s.text, 0.0, 0.0, False, off))
+                    continue
+                credit = CREDIT_STUFFED if stuffed else CREDIT_EXPLAINED
+                quality = 0.0 if stuffed else self._quality(concept, s, message, hits)
                 ev = ConceptEvidence(concept, s.text, credit, quality, stuffed)
                 old = best.get(h.concept)
                 if old is None or (ev.credit, ev.quality) > (old.credit, old.quality):
                     best[h.concept] = ev
+        best.update(wrong)  # a wrong claim outweighs any right-sounding words about the same thing
         return best
+
+    def _quality(
+        self, concept: Concept, sentence: Sentence, message: list[Sentence], hits: list[Hit]
+    ) -> float:
+        """How well a concept was argued: a reason that adds information or an alternative weighed,
+        and a concrete detail (numbers where numbers belong). Never the length of the text."""
+        quality = 0.5 if any(self.informative_reason(s) or s.has_alternative for s in message) else 0.0
+        if concept.quantitative:
+            if sentence.has_number or any(s.has_number for s in message):
+                quality += 0.5
+        elif sentence.has_number or _NOTATION.search(sentence.text) or len({h.concept for h in hits}) >= 2:
+            quality += 0.5
+        return quality
+
+    def informative_reason(self, sentence: Sentence) -> bool:
+        """A reason that says something the claim did not: a term of the problem or a figure."""
+        if not sentence.has_reason:
+            return False
+        added = sentence.reason_stems - _FILLER
+        return bool(added & self.term_stems) or (bool(added) and sentence.has_number)
+
+    def pasted_share(self, text: str) -> float:
+        """The share of a message's word 4-grams that are the problem's own wording."""
+        grams = _grams(text)
+        if len(grams) + PASTE_GRAM - 1 < PASTE_MIN_WORDS:
+            return 0.0
+        return len(grams & self._bank_grams) / len(grams)
+
+
+def _window(seq: list[str], ci: int, key: tuple[str, ...]) -> int | None:
+    """Where a phrase starting at content position ci ends, if all its words are close by."""
+    if len(key) == 1:
+        return ci if seq[ci] == key[0] else None
+    window = seq[ci : ci + len(key) + WINDOW_SLACK]
+    used: set[int] = set()
+    for k in key:
+        j = next((j for j, w in enumerate(window) if w == k and j not in used), None)
+        if j is None:
+            return None
+        used.add(j)
+    if 0 not in used:  # anchored at its first word, so each occurrence is found once
+        return None
+    return ci + max(used)
+
+
+def _bank_wording(problem: Problem) -> list[str]:
+    texts = [problem.prompt, problem.opening]
+    for guide in problem.phases.values():
+        texts += [*guide.questions, *guide.hints, *guide.red_flags]
+        for c in guide.concepts:
+            texts += [c.name, c.follow_up, c.good]
+    texts += [c.answer for c in problem.clarifications]
+    return texts
+
+
+def _grams(texts: str | Sequence[str]) -> set[tuple[str, ...]]:
+    if isinstance(texts, str):
+        texts = [texts]
+    out: set[tuple[str, ...]] = set()
+    for text in texts:
+        toks = raw_tokens(text)
+        out.update(tuple(toks[i : i + PASTE_GRAM]) for i in range(len(toks) - PASTE_GRAM + 1))
+    return out
+
+
+# ---------------------------------------------------------------- figures
+
+_MULT = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
+_NUM = r"(\d[\d,]*(?:\.\d+)?)\s*(k|thousand|mm|m|million|bn|b|billion)?\s*"
+_RATE = re.compile(
+    _NUM + r"(?:[a-z]+\s+){0,2}?(?:qps|rps|tps|(?:/|per|a)\s*(s|sec|second|min|minute|h|hr|hour|d|day)\b)"
+)
+_BYTES = re.compile(
+    r"(\d[\d,]*(?:\.\d+)?)\s*(kb|mb|gb|tb|pb|eb|bytes?|kilobytes?|megabytes?|gigabytes?|terabytes?|petabytes?)\b"
+)
+_SECONDS = re.compile(
+    r"(\d[\d,]*(?:\.\d+)?)\s*(us|µs|microseconds?|ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?)\b"
+    r"(?!\s*(?:/|per\b))"
+)
+_COUNT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(k|thousand|mm|m|million|bn|b|billion)?\s+(?=[a-z])")
+_PERIOD = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+_BYTE = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15, "e": 1e18}
+_SECOND = {"u": 1e-6, "µ": 1e-6, "mi": 1e-3, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def figures(text: str, unit: str) -> list[float]:
+    """The figures of one unit family in a text, in base units (per second, bytes, seconds, count)."""
+    low = normalise(text)
+    out: list[float] = []
+    if unit == "per_second":
+        for m in _RATE.finditer(low):
+            value = _number(m.group(1)) * _MULT.get(m.group(2) or "", 1)
+            out.append(value / _PERIOD.get(m.group(3) or "s", 1))
+    elif unit == "bytes":
+        for m in _BYTES.finditer(low):
+            u = m.group(2)
+            out.append(_number(m.group(1)) * (1 if u.startswith("byte") else _BYTE[u[0]]))
+    elif unit == "seconds":
+        for m in _SECONDS.finditer(low):
+            u = m.group(2)
+            factor = _SECOND["ms" if u == "ms" else "mi" if u.startswith("milli") else u[0]]
+            if u.startswith("min"):
+                factor = 60
+            out.append(_number(m.group(1)) * factor)
+    elif unit == "count":
+        for m in _COUNT.finditer(low):
+            out.append(_number(m.group(1)) * _MULT.get(m.group(2) or "", 1))
+    return out
+
+
+def implausible(concept: Concept, text: str) -> str:
+    """Why a figure given for a quantitative concept is off by more than 10x ("" if none is)."""
+    mag = concept.magnitude
+    if mag is None:
+        return ""
+    found = figures(text, mag.unit)
+    if not found or any(mag.low / 10 <= v <= mag.high * 10 for v in found):
+        return ""
+    return f"implausible figure: expected roughly {_fmt(mag.low)} to {_fmt(mag.high)} ({mag.unit.replace('_', ' ')})"
+
+
+def _implausible_in(concept: Concept, message: list[Sentence]) -> str:
+    if concept.magnitude is None:
+        return ""
+    values = [v for s in message for v in figures(s.text, concept.magnitude.unit)]
+    mag = concept.magnitude
+    if not values or any(mag.low / 10 <= v <= mag.high * 10 for v in values):
+        return ""
+    return implausible(concept, " ".join(s.text for s in message))
+
+
+def _fmt(value: float) -> str:
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
 
 
 def _term_negates(key: tuple[str, ...]) -> bool:
@@ -157,24 +361,6 @@ def is_stuffed(sentence: Sentence, hits: Iterable[Hit]) -> bool:
     function_words = words - len(sentence.content)
     density = len(covered) / max(1, len(sentence.content))
     return function_words / words < 0.12 or (density >= 0.6 and function_words / words < 0.25)
-
-
-def _credit(sentence: Sentence) -> float:
-    function_words = sentence.word_count - len(sentence.content)
-    if sentence.word_count >= 4 and function_words >= 1:
-        return CREDIT_EXPLAINED
-    return CREDIT_BARE
-
-
-def _quality(concept: Concept, sentence: Sentence, message: list[Sentence]) -> float:
-    reasoned = any(s.has_reason or s.has_alternative for s in message)
-    quality = 0.5 if reasoned else 0.0
-    if concept.quantitative:
-        if sentence.has_number or any(s.has_number for s in message):
-            quality += 0.5
-    elif sentence.word_count >= 8 and sentence.word_count - len(sentence.content) >= 2:
-        quality += 0.5
-    return quality
 
 
 _MATCHERS: dict[tuple[str, int], ProblemMatcher] = {}

@@ -6,6 +6,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import snowballstemmer
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
 # Abbreviations people type in chat, expanded before stemming; terms are expanded the same way.
 ABBREVIATIONS: dict[str, str] = {
     "lb": "load balancer",
@@ -29,6 +33,12 @@ ABBREVIATIONS: dict[str, str] = {
     "wss": "websocket",
     "websockets": "websocket",
     "msg": "message",
+    "ops": "operations",
+    "op": "operation",
+    "sec": "second",
+    "secs": "seconds",
+    "topk": "top k",
+    "kvs": "key value",
     "msgs": "messages",
     "req": "request",
     "reqs": "requests",
@@ -221,9 +231,10 @@ _NUMBER = re.compile(
 )
 
 REASON_CUES = re.compile(
-    r"\b(because|since|so that|so we|so it|so the|which means|that way|in order to|to avoid|"
-    r"otherwise|the reason|due to|given that|this lets|this means|that lets|which lets|"
-    r"which keeps|to keep|to make sure|to ensure|to reduce|to prevent)\b"
+    r"\b(because|since|so that|so we|so it|so the|so each|so a|so no|which means|that way|in order to|"
+    r"to avoid|otherwise|the reason|due to|given that|this lets|this means|that lets|which lets|"
+    r"which keeps|to keep|to make sure|to ensure|to reduce|to prevent|hence|thus|therefore|b/c|bc|"
+    r"avoids|prevents|guarantees|ensures|keeps|lets us|means)\b|->|=>"
 )
 ALTERNATIVE_CUES = re.compile(
     r"\b(instead of|rather than|vs\.?|versus|trade-?offs?|alternatively|alternative|downside|"
@@ -276,31 +287,59 @@ _KEEP_S = frozenset(
 )
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+
+# British and American spellings meet in one form (applied to answers and bank terms alike).
+_SPELLING = (
+    (re.compile(r"^(\w{3,})is(e|ed|es|ing|ation|ations|er|ers)$"), r"\1iz\2"),
+    (re.compile(r"^(\w{3,})ys(e|ed|es|ing)$"), r"\1yz\2"),
+    (re.compile(r"^(\w{3,})our(s|ed|ing|ite|ites|able)?$"), r"\1or\2"),
+    (re.compile(r"^(\w{3,})tre(s)?$"), r"\1ter\2"),
+    (re.compile(r"^(\w{2,}[aeiou])ll(ed|ing|er|ers)$"), r"\1l\2"),
+)
+
+
+def spelling(word: str) -> str:
+    """One spelling for British and American variants (normalise/normalize, centre/center)."""
+    if len(word) < 6:
+        return word
+    for rx, repl in _SPELLING:
+        new = rx.sub(repl, word)
+        if new != word:
+            return new
+    return word
+
+
 def stem(word: str) -> str:
-    """A light suffix-stripping stem, so plurals and inflections meet their base form."""
-    if len(word) <= 3 or not word.isalpha() or word in _KEEP_S:
+    """The Snowball (Porter2) stem of a word, so plurals and inflections meet their base form."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word in _KEEP_S:
         return word
     if word.endswith("es") and word[:-2] in _KEEP_S:
         return word[:-2]
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("sses"):
-        return word[:-2]
-    if word.endswith("ss"):
-        return word
-    for suffix in ("ing", "ers", "ed", "es", "er", "s", "e", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            base = word[: -len(suffix)]
-            if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "aeiouls":
-                base = base[:-1]
-            return base
-    return word
+    return _STEMMER.stemWord(spelling(word))
+
+
+# Units and rates written compactly: "2TB", "10k", "ops/s", "50ms" read as words.
+_UNIT_SPLIT = re.compile(
+    r"(?<![a-z])(\d+(?:\.\d+)?)(k|m|b|bn|kb|mb|gb|tb|pb|eb|ms|us|s|sec|secs|h|hr|hrs|min|mins|d|x|qps|rps|tps)\b"
+)
+_PER = re.compile(r"\b([a-z]+)\s*/\s*(s|sec|second|min|minute|h|hr|hour|day|d)\b")
+_PER_WORD = {"s": "second", "sec": "second", "min": "minute", "h": "hour", "hr": "hour", "d": "day"}
+
+
+def normalise(text: str) -> str:
+    """Lowercase chat text with compact units and rates spelt out, before tokenising."""
+    low = text.lower()
+    low = _UNIT_SPLIT.sub(r"\1 \2", low)
+    return _PER.sub(lambda m: f"{m.group(1)} per {_PER_WORD.get(m.group(2), m.group(2))}", low)
 
 
 def raw_tokens(text: str) -> list[str]:
     """Lowercased word tokens with chat abbreviations expanded."""
     out: list[str] = []
-    for tok in _TOKEN.findall(text.lower()):
+    for tok in _TOKEN.findall(normalise(text)):
         tok = tok.replace("'", "")
         expansion = ABBREVIATIONS.get(tok)
         if expansion is not None:
@@ -327,20 +366,14 @@ def term_key(term: str) -> tuple[tuple[str, ...], bool]:
     return tuple(_stem_cached(t) for t in toks), exact
 
 
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-
 class TypoIndex:
-    """Maps a misspelt word (one edit away, 5+ letters) to a vocabulary word it stands for."""
+    """Maps a misspelt word (one edit away, 5+ letters) to the vocabulary word it stands for."""
 
     def __init__(self, vocabulary: set[str]) -> None:
         self._vocab = {w for w in vocabulary if len(w) >= 5 and w.isalpha()}
-        self._by_delete: dict[str, str] = {}
+        self._by_first: dict[str, list[str]] = {}
         for word in sorted(self._vocab):
-            for d in _deletes(word):
-                self._by_delete.setdefault(d, word)
-            self._by_delete.setdefault(word, word)
+            self._by_first.setdefault(word[0], []).append(word)
         self._cache: dict[str, str] = {}
 
     def correct(self, word: str) -> str:
@@ -351,16 +384,12 @@ class TypoIndex:
         if hit is not None:
             return hit
         found = word
-        if word in self._by_delete:  # a letter missing from the typed word
-            found = self._by_delete[word]
-        else:
-            for d in _deletes(word):  # an extra letter, or a swapped or wrong one
-                cand = self._by_delete.get(d)
-                if cand is not None and cand[0] == word[0] and abs(len(cand) - len(word)) <= 1:
-                    found = cand
-                    break
-        if found != word and found[0] != word[0]:
-            found = word
+        # Optimal string alignment: one insertion, deletion, substitution or swap of neighbours.
+        best = process.extractOne(word, self._by_first.get(word[0], ()), scorer=OSA.distance, score_cutoff=1)
+        if best is not None:
+            found = best[0]
+        if len(self._cache) > 65536:
+            self._cache.clear()
         self._cache[word] = found
         return found
 
@@ -508,6 +537,7 @@ class Sentence:
     has_reason: bool
     has_alternative: bool
     is_question: bool
+    reason_stems: frozenset[str] = frozenset()  # content stems a reason adds beyond its claim
 
     @property
     def word_count(self) -> int:
@@ -540,14 +570,20 @@ def analyse_sentence(text: str, index: int, typos: TypoIndex | None) -> Sentence
         negated.append(reach > 0)
         if reach > 0 and t not in STOPWORDS:
             reach -= 1
+    reason = REASON_CUES.search(lower)
+    reason_stems: frozenset[str] = frozenset()
+    if reason is not None:
+        head = content_stems(lower[: reason.start()])
+        reason_stems = frozenset(content_stems(lower[reason.end() :], typos) - head)
     return Sentence(
         text=text,
         index=index,
         stems=stems,
+        reason_stems=reason_stems,
         content=content,
         negated=tuple(negated),
         has_number=bool(_NUMBER.search(lower)),
-        has_reason=bool(REASON_CUES.search(lower)),
+        has_reason=reason is not None,
         has_alternative=bool(ALTERNATIVE_CUES.search(lower)),
         is_question=lower.rstrip().endswith("?") or bool(QUESTION_START.match(lower)),
     )
@@ -558,9 +594,12 @@ def is_question(text: str) -> bool:
     return any(s.rstrip().endswith("?") or QUESTION_START.match(s.lower()) for s in split_sentences(text))
 
 
-def content_stems(text: str) -> set[str]:
+def content_stems(text: str, typos: TypoIndex | None = None) -> set[str]:
     """The stemmed content words of a text."""
-    return {_stem_cached(t) for t in raw_tokens(text) if t not in STOPWORDS and len(t) > 2}
+    toks = [t for t in raw_tokens(text) if t not in STOPWORDS and len(t) > 2]
+    if typos is not None:
+        toks = [typos.correct(t) for t in toks]
+    return {_stem_cached(t) for t in toks}
 
 
 def word_count(text: str) -> int:
