@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flows import framework as fw
-from flows.matching import ConceptEvidence, ProblemMatcher, content_overlap, matcher_for
+from flows.matching import PASTE_SHARE, ConceptEvidence, ProblemMatcher, content_overlap, matcher_for
 from flows.problem import Problem
 from flows.text import Sentence, quote, word_count
 from flows.transcript import PhaseTiming, phase_timings
@@ -40,6 +40,8 @@ PITFALL_PHASE = {
 }
 
 MONOLOGUE_WORDS = 250
+PASTE_CHARS_PER_SECOND = 20  # fast typists manage 8-12 characters a second in chat
+PASTE_MIN_CHARS = 150
 OVER_TIME_FACTOR = fw.AUTO_ADVANCE_FACTOR
 ON_TIME_FACTOR = 1.25
 PITFALL_PENALTY = 0.06
@@ -77,6 +79,9 @@ SCALE_TERMS = (
     r"geo-?distributed",
     r"global(?:ly)? replicat\w*",
     r"multiple data ?cent(?:er|re)s",
+)
+# Partitioning is part of many first designs; it is only too early before any design exists.
+SOFT_SCALE_TERMS = (
     r"shard\w*",
     r"\d[\d,]* (?:nodes|shards|servers|machines)",
 )
@@ -127,6 +132,14 @@ ITERATIVE_TERMS = (
     r"next step",
     r"basic (?:design|version|flow)",
     r"simplest",
+    r"simple version",
+    r"version first",
+    r"first (?:pass|cut|iteration)",
+    r"naive (?:version|approach|design)",
+    r"single (?:server|node|instance|machine|box|database|db)(?: \w+)? first",
+    r"baseline",
+    r"(?:then|next) (?:add|scale|harden|improve|optimi[sz]e)",
+    r"improve (?:it|on it|that) (?:later|next)",
 )
 PATTERNS = {
     "caching": r"cach\w*|redis|memcached?",
@@ -151,6 +164,8 @@ def _compile(terms: Iterable[str]) -> re.Pattern[str]:
 
 _DETAIL = _compile(DETAIL_TERMS)
 _SCALE = _compile(SCALE_TERMS)
+_SOFT_SCALE = _compile(SOFT_SCALE_TERMS)
+_FIELD_LIST = re.compile(r"[:{}()\[\]]|\w+_\w+")
 _FAILURE = _compile(FAILURE_TERMS)
 _ITERATIVE = _compile(ITERATIVE_TERMS)
 _PATTERNS = {name: re.compile(r"\b(?:" + rx + r")") for name, rx in PATTERNS.items()}
@@ -183,6 +198,7 @@ class PhaseResult:
     answered: bool
     on_topic: bool
     stuffed: bool
+    to_fix: list[dict]
 
 
 def _first_unnegated(pattern: re.Pattern[str], texts: Iterable[str]) -> str | None:
@@ -204,12 +220,18 @@ def score_transcript(transcript: dict, problem: Problem, suggestions: dict[str, 
     scale = fw.scale_for_minutes(transcript.get("minutes"), problem.data_flow)
     # Comments (teammates talking in a solo interview's thread) are kept but never scored.
     transcript = {**transcript, "turns": [t for t in transcript["turns"] if t["role"] != "comment"]}
-    turns = [t for t in transcript["turns"] if t["phase"] in problem.phase_ids]
+    all_turns = [t for t in transcript["turns"] if t["phase"] in problem.phase_ids]
     timings = phase_timings(transcript, problem.phase_ids)
     matcher = matcher_for(problem)
+    # Pasted text (the problem's own wording, or faster than anyone types) is not the candidate's
+    # reasoning: it stays in the transcript and earns nothing.
+    pasted = _pasted_turns(all_turns, matcher)
+    turns = [t for i, t in enumerate(all_turns) if i not in pasted]
     candidate = [t for t in turns if t["role"] == "candidate"]
 
     phases = [_judge_phase(ph, problem, matcher, turns, timings.get(ph), scale) for ph in problem.phase_ids]
+    for p in phases:
+        p.answered = p.answered or any(all_turns[i]["phase"] == p.phase for i in pasted)
     by_id = {p.phase: p for p in phases}
     pitfalls = _pitfalls(problem, turns, candidate, phases, matcher)
     tips = _tips(problem, turns, candidate, phases, pitfalls, matcher)
@@ -230,7 +252,9 @@ def score_transcript(transcript: dict, problem: Problem, suggestions: dict[str, 
     if not answered_any or off_topic:
         overall = min(overall, 5)
     overall = max(0, min(100, overall))
-    verdict = _verdict(overall, level, by_id, proactive, off_topic or not answered_any, bool(triggered))
+    verdict, caps = _verdict(
+        overall, level, by_id, proactive, off_topic or not answered_any, triggered, len(pasted)
+    )
 
     recap = {
         "problem": problem.slug,
@@ -238,7 +262,8 @@ def score_transcript(transcript: dict, problem: Problem, suggestions: dict[str, 
         "level": level,
         "overall": overall,
         "verdict": verdict,
-        "summary": _summary(problem, phases, overall, verdict, answered_any, off_topic),
+        "summary": _summary(problem, phases, overall, verdict, answered_any, off_topic, caps),
+        "verdict_caps": caps,
         "phases": [
             {
                 "phase": p.phase,
@@ -248,9 +273,20 @@ def score_transcript(transcript: dict, problem: Problem, suggestions: dict[str, 
                 "minutes_budget": p.minutes_budget,
                 "covered": p.covered,
                 "missed": p.missed,
+                "to_fix": p.to_fix,
                 "feedback": p.feedback,
+                "source": "rubric",
             }
             for p in phases
+        ],
+        "pasted": [
+            {
+                "phase": all_turns[i]["phase"],
+                "at": all_turns[i]["at"],
+                "quote": quote(all_turns[i]["text"], 100),
+                "why": why,
+            }
+            for i, why in sorted(pasted.items())
         ],
         "tips": tips,
         "pitfalls": pitfalls,
@@ -300,13 +336,25 @@ def _judge_phase(
     budget = fw.phase_budget_seconds(phase, scale) / 60.0
     used = timing.minutes_used if timing else 0.0
     texts = [t["text"] for t in turns if t["phase"] == phase and t["role"] == "candidate"]
-    analysed = matcher.analyse(texts)
-    evidence = matcher.evidence(analysed, phase)
+    evidence = matcher.evidence(matcher.analyse(texts), phase)
+    # A claim stays a claim: a later phase that contradicts this one's concept counts against it.
+    later = problem.phase_ids[problem.phase_ids.index(phase) + 1 :]
+    later_texts = [t["text"] for t in turns if t["phase"] in later and t["role"] == "candidate"]
+    for cid, ev in matcher.evidence(matcher.analyse(later_texts), phase).items():
+        if ev.wrong and not (cid in evidence and evidence[cid].wrong):
+            evidence[cid] = ev
+    wrong = {cid: ev for cid, ev in evidence.items() if ev.wrong}
+    right = {cid: ev for cid, ev in evidence.items() if not ev.wrong}
+    unanswered_probes = _failed_probes(phase, guide, turns, right, matcher)
     total = guide.total_weight
-    coverage = sum(e.concept.weight * e.credit for e in evidence.values()) / total
-    depth = sum(e.concept.weight * e.credit * e.quality for e in evidence.values()) / total
+    coverage = sum(e.concept.weight * e.credit for e in right.values()) / total
+    # A wrong claim costs more than silence, and a probe answered with nothing is evidence of a gap.
+    coverage -= sum(0.5 * e.concept.weight for e in wrong.values()) / total
+    coverage -= sum(0.25 * c.weight for c, _q, _r in unanswered_probes) / total
+    coverage = max(0.0, coverage)
+    depth = sum(e.concept.weight * e.credit * e.quality for e in right.values()) / total
     core = [c for c in guide.concepts if c.weight == 3]
-    core_done = sum(1 for c in core if c.id in evidence and evidence[c.id].credit >= 0.6)
+    core_done = sum(1 for c in core if c.id in right and right[c.id].credit >= 0.6)
     core_share = core_done / len(core) if core else 1.0
     raw = 0.7 * coverage + 0.3 * depth
     if raw >= 0.5 and core_share >= 0.75:
@@ -317,14 +365,38 @@ def _judge_phase(
         score = 2
     else:
         score = 1
+    if wrong and score > 1 and any(e.concept.weight == 3 for e in wrong.values()):
+        score -= 1  # a core claim that is wrong is not "solid"
     over = used > budget * OVER_TIME_FACTOR
     if over:
         score = max(1, score - 1)
-    stuffed = bool(evidence) and sum(e.stuffed for e in evidence.values()) * 2 >= len(evidence)
+    stuffed = bool(right) and sum(e.stuffed for e in right.values()) * 2 >= len(right)
     on_topic = bool(evidence)
-    covered = [e.concept.name for e in sorted(evidence.values(), key=lambda e: -e.concept.weight)]
-    missed = [c.name for c in sorted(guide.concepts, key=lambda c: -c.weight) if c.id not in evidence]
-    feedback = _phase_feedback(phase, problem, texts, evidence, missed, score, used, budget, over, stuffed)
+    covered = [e.concept.name for e in sorted(right.values(), key=lambda e: -e.concept.weight)]
+    missed = [c.name for c in sorted(guide.concepts, key=lambda c: -c.weight) if c.id not in right]
+    to_fix = [
+        {
+            "concept": e.concept.name,
+            "quote": quote(e.quote, 120),
+            "why": _why_wrong(e),
+            "kind": "wrong",
+            "core": e.concept.weight == 3,
+        }
+        for e in sorted(wrong.values(), key=lambda e: -e.concept.weight)
+    ] + [
+        {
+            "concept": c.name,
+            "quote": quote(reply, 120) if reply else "",
+            "why": f'Asked "{quote(question, 90)}"; '
+            + ("the answer did not address it." if reply else "it was left unanswered."),
+            "kind": "unanswered",
+            "core": c.weight == 3,
+        }
+        for c, question, reply in unanswered_probes
+    ]
+    feedback = _phase_feedback(
+        phase, problem, texts, right, missed, score, used, budget, over, stuffed, to_fix
+    )
     return PhaseResult(
         phase,
         score,
@@ -334,11 +406,57 @@ def _judge_phase(
         covered,
         missed,
         feedback,
-        evidence,
+        right,
         bool(texts),
         on_topic,
         stuffed,
+        to_fix,
     )
+
+
+def _why_wrong(e: ConceptEvidence) -> str:
+    if e.wrong == "misconception":
+        return f"This contradicts {e.concept.name.lower()}."
+    return f"{e.wrong[0].upper()}{e.wrong[1:]} for {e.concept.name.lower()}."
+
+
+def _failed_probes(
+    phase: str, guide, turns: list[dict], right: dict[str, ConceptEvidence], matcher: ProblemMatcher
+) -> list[tuple]:
+    """Concepts the interviewer probed whose probe got an empty or unrelated answer."""
+    by_question = {c.follow_up.strip(): c for c in guide.concepts}
+    out = []
+    for question, reply in _follow_ups(turns):
+        if question["phase"] != phase:
+            continue
+        concept = next((c for q, c in by_question.items() if q and q in question["text"]), None)
+        if concept is None or concept.id in right:
+            continue
+        out.append((concept, question["text"], reply["text"] if reply else ""))
+    return out
+
+
+def _pasted_turns(turns: list[dict], matcher: ProblemMatcher) -> dict[int, str]:
+    """Candidate turns that are pasted: the bank's own wording, or typed faster than a person can."""
+    out: dict[int, str] = {}
+    previous = None
+    for i, t in enumerate(turns):
+        if t["role"] == "candidate":
+            share = matcher.pasted_share(t["text"])
+            chars = len(t["text"])
+            gap = t["at"] - previous if previous is not None else None
+            if share >= PASTE_SHARE:
+                out[i] = f"{round(100 * share)}% of it is the problem's own wording"
+            elif (
+                gap is not None
+                and chars >= PASTE_MIN_CHARS
+                and chars > PASTE_CHARS_PER_SECOND * max(gap, 0.1)
+            ):
+                out[i] = (
+                    f"{chars} characters arrived {gap:.0f} s after the previous message, faster than anyone types"
+                )
+        previous = t["at"]
+    return out
 
 
 def _phase_feedback(
@@ -352,12 +470,15 @@ def _phase_feedback(
     budget: float,
     over: bool,
     stuffed: bool,
+    to_fix: list[dict],
 ) -> str:
     name = fw.PHASE_SPECS[phase].name
     if not texts:
         return f"Nothing was answered in {name}."
     parts: list[str] = []
-    if not evidence:
+    if not evidence and any(f["kind"] == "wrong" for f in to_fix):
+        parts.append("Nothing here was right yet.")
+    elif not evidence:
         parts.append(
             f"The answers here were off-topic for {problem.title}: nothing about "
             f"{', '.join(missed[:3]).lower()}."
@@ -377,6 +498,9 @@ def _phase_feedback(
         )
         if missed:
             parts.append(f"Missed: {', '.join(missed[:3]).lower()}.")
+    wrong = [f for f in to_fix if f["kind"] == "wrong"]
+    if wrong:
+        parts.append(f'To fix: "{quote(wrong[0]["quote"], 80)}": {wrong[0]["why"]}')
     if over:
         parts.append(f"{name} took {used:.1f} of {budget:g} minutes.")
     return " ".join(parts)
@@ -433,7 +557,14 @@ def _pitfalls(
     matcher: ProblemMatcher,
 ) -> list[dict]:
     out: list[dict] = []
-    early = _phase_texts(turns, "requirements", "core_entities")
+    # Implementation details in Requirements, or in Core Entities outside a list of fields (a
+    # partition_key field is an entity's attribute, "we'll shard with consistent hashing" is not).
+    early = _phase_texts(turns, "requirements") + [
+        sentence
+        for text in _phase_texts(turns, "core_entities")
+        for sentence in re.split(r"(?<=[.!?;])\s+|\n+", text)
+        if not _FIELD_LIST.search(sentence)
+    ]
     detail = _first_unnegated(_DETAIL, early)
     out.append(_pitfall("details_too_early", detail is not None, f'Early on: "{quote(detail or "")}"'))
 
@@ -445,9 +576,16 @@ def _pitfalls(
         ev = "No clarifying question in Requirements: nothing was said there."
     out.append(_pitfall("assumed_requirements", asked is None and bool(candidate), ev))
 
+    # Scale before a design: in the API phase, or in High-Level Design before any message that lays
+    # out the core components (a first component list that names shards is a design, not a detour).
     hld = _phase_texts(turns, "high_level_design")
-    scale_texts = _phase_texts(turns, "api") + hld[:1]
-    scale = _first_unnegated(_SCALE, scale_texts)
+    before_design: list[str] = []
+    for text in hld:
+        if len(matcher.evidence(matcher.analyse([text]), "high_level_design")) >= 2:
+            break
+        before_design.append(text)
+    api = _phase_texts(turns, "api")
+    scale = _first_unnegated(_SCALE, api + hld[:1]) or _first_unnegated(_SOFT_SCALE, api + before_design)
     out.append(
         _pitfall(
             "max_scale_too_early",
@@ -522,12 +660,17 @@ def _tips(
     ran = [p for p in phases if p.minutes_used > 0]
     worst = max(ran, key=lambda p: p.minutes_used / p.minutes_budget, default=None)
     on_time = bool(ran) and all(p.minutes_used <= p.minutes_budget * ON_TIME_FACTOR for p in ran)
+    # Keeping to time only counts for an interview that happened: every phase answered on topic.
+    on_time = on_time and all(p.answered and p.on_topic for p in phases)
     ev = (
         f"{fw.PHASE_SPECS[worst.phase].name} took {worst.minutes_used:.1f} of {worst.minutes_budget:g} minutes"
         + (" (the longest against its budget)." if on_time else ".")
         if worst
         else "No phase ran."
     )
+    if worst and not on_time and all(p.minutes_used <= p.minutes_budget * ON_TIME_FACTOR for p in ran):
+        skipped = [fw.PHASE_SPECS[p.phase].name for p in phases if not (p.answered and p.on_topic)]
+        ev = f"Phases were short because {', '.join(skipped[:3])} got no on-topic answer."
     out.append(_tip("time_management", on_time, ev))
 
     hld = by_id["high_level_design"]
@@ -585,7 +728,9 @@ def _tips(
     )
 
     stuffed_phases = [p for p in phases if p.stuffed]
-    clear_sentences = _sentences_with(matcher, texts, lambda s: s.has_reason and 6 <= s.word_count <= 60)
+    clear_sentences = _sentences_with(
+        matcher, texts, lambda s: matcher.informative_reason(s) and s.word_count <= 60
+    )
     clear = (
         "monologue" not in fired
         and not stuffed_phases
@@ -623,7 +768,7 @@ def _sentences_with(matcher: ProblemMatcher, texts: list[str], test) -> list[str
 
 
 def _explains(s: Sentence) -> bool:
-    return s.word_count >= 5 and s.word_count - len(s.content) >= 2
+    return s.word_count >= 3
 
 
 def _patterns_named(matcher: ProblemMatcher, texts: list[str]) -> dict[str, str]:
@@ -652,10 +797,13 @@ def _deep_dive_proactivity(problem: Problem, turns: list[dict], matcher: Problem
         if t["role"] == "candidate":
             seen_answer = True
             unprompted.append(t["text"])
-    evidence = matcher.evidence(matcher.analyse(unprompted), "deep_dives")
-    if len(evidence) >= 2:
+    evidence = {
+        c: e for c, e in matcher.evidence(matcher.analyse(unprompted), "deep_dives").items() if not e.wrong
+    }
+    if evidence:
         best = max(evidence.values(), key=lambda e: e.concept.weight)
-        return True, f'Raised {len(evidence)} deep-dive topics unprompted, e.g. "{quote(best.quote)}"'
+        topics = "a deep-dive topic" if len(evidence) == 1 else f"{len(evidence)} deep-dive topics"
+        return True, f'Raised {topics} before being asked, e.g. "{quote(best.quote)}"'
     if not dd or not unprompted:
         return False, "No deep dive was proposed."
     return False, "Deep-dive topics came only after the interviewer's prompts."
@@ -664,16 +812,21 @@ def _deep_dive_proactivity(problem: Problem, turns: list[dict], matcher: Problem
 # ---------------------------------------------------------------- verdict and advice
 
 
+_ORDER = ["no_hire", "lean_no_hire", "hire", "strong_hire"]
+
+
 def _verdict(
     overall: int,
     level: str,
     phases: dict[str, PhaseResult],
     proactive: bool,
     empty: bool,
-    pitfall: bool,
-) -> str:
+    triggered: list[dict],
+    pasted: int,
+) -> tuple[str, list[dict]]:
+    """The verdict from the overall score, and every cap that holds it down, each with its reason."""
     if empty:
-        return "no_hire"
+        return "no_hire", [{"cap": "no_hire", "reason": "Nothing on topic was answered."}]
     shift = {"junior": -6, "senior": 0, "staff": 6}[level]
     if overall >= 80 + shift:
         verdict = "strong_hire"
@@ -683,15 +836,40 @@ def _verdict(
         verdict = "lean_no_hire"
     else:
         verdict = "no_hire"
-    order = ["no_hire", "lean_no_hire", "hire", "strong_hire"]
-    cap = "strong_hire"
-    if pitfall or (level in ("senior", "staff") and not proactive):
-        cap = "hire"
+    caps: list[dict] = []
+    if triggered:
+        names = ", ".join(p["id"].replace("_", " ") for p in triggered)
+        caps.append({"cap": "hire", "reason": f"A pitfall was hit ({names}); strong hire needs none."})
+    if level in ("senior", "staff") and not proactive:
+        caps.append(
+            {
+                "cap": "hire",
+                "reason": f"A {level} candidate is expected to propose a deep dive before being asked.",
+            }
+        )
     if level == "staff" and phases["deep_dives"].score <= 2:
-        cap = "lean_no_hire"
+        caps.append({"cap": "lean_no_hire", "reason": "At staff level, Deep Dives must score at least 3/4."})
     if phases["high_level_design"].score <= 1:
-        cap = min(cap, "lean_no_hire", key=order.index)
-    return min(verdict, cap, key=order.index)
+        caps.append({"cap": "lean_no_hire", "reason": "No working high-level design was described."})
+    wrong_core = [f for p in phases.values() for f in p.to_fix if f["kind"] == "wrong" and f["core"]]
+    if len(wrong_core) >= 2:
+        caps.append(
+            {
+                "cap": "lean_no_hire",
+                "reason": f'{len(wrong_core)} core claims were wrong, e.g. "{quote(wrong_core[0]["quote"], 70)}".',
+            }
+        )
+    if pasted:
+        caps.append(
+            {
+                "cap": "lean_no_hire",
+                "reason": f"{pasted} message{'s' if pasted > 1 else ''} pasted rather than reasoned earned no credit.",
+            }
+        )
+    binding = [c for c in caps if _ORDER.index(c["cap"]) < _ORDER.index(verdict)]
+    for c in binding:
+        verdict = min(verdict, c["cap"], key=_ORDER.index)
+    return verdict, binding
 
 
 def _summary(
@@ -701,6 +879,7 @@ def _summary(
     verdict: str,
     answered: bool,
     off_topic: bool,
+    caps: list[dict],
 ) -> str:
     if not answered:
         return f"Nothing was answered, so there is nothing to score for {problem.title}."
@@ -708,10 +887,16 @@ def _summary(
         return f"The answers were off-topic for {problem.title}; none of its key points came up."
     best = max(phases, key=lambda p: (p.score, p.raw))
     worst = min(phases, key=lambda p: (p.score, p.raw))
-    return (
+    text = (
         f"{overall}/100 ({verdict.replace('_', ' ')}). Strongest: {fw.PHASE_SPECS[best.phase].name} "
         f"({best.score}/4). Weakest: {fw.PHASE_SPECS[worst.phase].name} ({worst.score}/4)."
     )
+    if caps:
+        strictest = min(caps, key=lambda c: _ORDER.index(c["cap"]))
+        text += f" Verdict capped at {strictest['cap'].replace('_', ' ')}: " + " ".join(
+            c["reason"] for c in caps
+        )
+    return text
 
 
 PITFALL_ADVICE = {
