@@ -189,6 +189,7 @@ def cmd_practice(args: argparse.Namespace) -> int:
                 replay=not stdin_is_interactive(),
                 transcript_out=args.transcript_out,
                 chart_out=args.chart,
+                llm=settings.llm,
             )
             return result.exit_code
         finally:
@@ -278,6 +279,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     except TranscriptError as exc:
         raise UsageError(f"{args.file}: {exc}") from None
     recap = score_transcript(data, problem, practice_suggestions(bank.values(), problem))
+    llm = load_settings().llm
+    if llm is not None:
+        from bot.llm import llm_review
+
+        recap = asyncio.run(llm_review(llm, problem, data, recap))
     if args.format == "json":
         print(json.dumps(recap, indent=2, allow_nan=False))
     elif args.format == "markdown":

@@ -35,6 +35,25 @@ def minutes(value: float) -> str:
     return f"{float(value):.1f}".removesuffix(".0")
 
 
+def score_label(p: dict) -> str:
+    """A phase's score and where it came from: the rubric, or the rubric and an LLM judge."""
+    if p.get("llm_score") is None:
+        return f"{p['score']}/4"  # the rubric's: `scored_by` says so once for the whole table
+    if p.get("disagreement"):
+        return f"{p['score']}/4 (rubric {p['rubric_score']}, LLM {p['llm_score']}: they disagree)"
+    return f"{p['score']}/4 (rubric {p.get('rubric_score', p['score'])}, LLM {p['llm_score']})"
+
+
+def scored_by(recap: dict) -> str:
+    """Where the phase scores came from, said once above them."""
+    llm = recap.get("llm")
+    if not llm:
+        return "scored by the rubric"
+    if any(p.get("llm_score") is not None for p in recap["phases"]):
+        return f"scored by the rubric and the LLM judge {llm['model']}; each score names its sources"
+    return f"scored by the rubric (the LLM judge {llm['model']} gave no usable judgement)"
+
+
 def _phase_rows(recap: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     for p in recap["phases"]:
@@ -42,7 +61,7 @@ def _phase_rows(recap: dict) -> list[tuple[str, str, str, str]]:
         rows.append(
             (
                 p.get("name", p["phase"]),
-                f"{p['score']}/4",
+                score_label(p),
                 f"{minutes(p['minutes_used'])} of {minutes(p['minutes_budget'])} min{over}",
                 p["feedback"],
             )
@@ -57,9 +76,25 @@ def strengths(recap: dict) -> list[str]:
 
 
 def fixes(recap: dict) -> list[str]:
-    """What to fix, with evidence: triggered pitfalls, then tips not followed."""
-    out = [f"{PITFALL_NAMES[p['id']]}: {p['evidence']}" for p in recap["pitfalls"] if p["triggered"]]
+    """What to fix, with evidence: verdict caps, wrong claims, pasted text, pitfalls, then tips."""
+    out = claim_fixes(recap)
+    out += [f"{PITFALL_NAMES[p['id']]}: {p['evidence']}" for p in recap["pitfalls"] if p["triggered"]]
     out += [f"{TIP_NAMES[t['id']]}: {t['evidence']}" for t in recap["tips"] if not t["followed"]]
+    return out
+
+
+def claim_fixes(recap: dict) -> list[str]:
+    """Why the verdict is capped, which claims were wrong, what was pasted, and the LLM's notes."""
+    out = [
+        f"Verdict capped at {VERDICTS[c['cap']].lower()}: {c['reason']}"
+        for c in recap.get("verdict_caps", [])
+    ]
+    for p in recap["phases"]:
+        for f in p.get("to_fix", []):
+            said = f' "{f["quote"]}"' if f["quote"] else ""
+            out.append(f"{p.get('name', p['phase'])}, {f['concept']}:{said} {f['why']}")
+    out += [f'Pasted, no credit ({p["why"]}): "{p["quote"]}"' for p in recap.get("pasted", [])]
+    out += [f"LLM judge: {note}" for note in recap.get("llm", {}).get("notes", [])]
     return out
 
 
@@ -107,7 +142,7 @@ def recap_text(recap: dict, width: int | None = None) -> str:
         f"Overall {recap['overall']}/100, {VERDICTS[recap['verdict']]}",
         recap.get("summary", ""),
         "",
-        "Phases:",
+        f"Phases ({scored_by(recap)}):",
     ]
     lines += _phase_lines(_phase_rows(recap), width)
     lines += ["", "Strengths:"]
@@ -138,7 +173,15 @@ def recap_markdown(recap: dict) -> str:
     lines += [f"- {_cell(s)}" for s in strengths(recap)] or ["- (none yet)"]
     lines += ["", "## What to fix", ""]
     lines += [f"- {_cell(s)}" for s in fixes(recap)] or ["- (nothing flagged)"]
-    lines += ["", "## Phases", "", "| Phase | Score | Time used | Feedback |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Phases",
+        "",
+        f"Phases {scored_by(recap)}.",
+        "",
+        "| Phase | Score | Time used | Feedback |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {a} | {b} | {c} | {_cell(d)} |" for a, b, c, d in _phase_rows(recap)]
     lines += ["", "## Practise next", ""]
     lines += [f"- {_cell(s)}" for s in recap["next_steps"]]

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.llm import LlmConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///interview_bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -26,6 +30,7 @@ class Settings:
     port: int = 3000
     pace: float = 1.0
     retention_days: int | None = None  # interviews older than this are deleted; None keeps them
+    llm: LlmConfig | None = None  # INTERVIEW_LLM_*: a model that judges phases beside the rubric
 
     def __repr__(self) -> str:  # never print tokens
         return (
@@ -56,6 +61,12 @@ def _retention_days(raw: str) -> int | None:
     return days
 
 
+def _llm(env: Mapping[str, str]) -> LlmConfig | None:
+    from bot.llm import LlmConfig  # bot.llm reports its errors as SettingsError, defined above
+
+    return LlmConfig.from_env(env)
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (None means 'not given')."""
     env = os.environ if env is None else env
@@ -76,6 +87,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "port": port,
         "pace": _positive_float("INTERVIEW_PACE", env.get("INTERVIEW_PACE", "1") or "1"),
         "retention_days": _retention_days(env.get("INTERVIEW_RETENTION_DAYS", "")),
+        "llm": _llm(env),
     }
     for key, value in overrides.items():
         if value is not None:

@@ -26,6 +26,7 @@ from bot.app.outbox import OutboxSender
 from bot.app.ports import Place
 from bot.app.runner import InterviewRunner
 from bot.app.timers import SchedulerTimers
+from bot.llm import LlmConfig
 from bot.render import recap_text
 from bot.repository import Placement
 from flows.engine import Interview, to_transcript
@@ -345,13 +346,14 @@ async def practice(
     replay: bool,
     transcript_out: Path | None = None,
     chart_out: Path | None = None,
+    llm: LlmConfig | None = None,
 ) -> TerminalResult:
     """Run a terminal interview from start to recap; store it; write the transcript and chart."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     surface = TerminalSurface(out, interactive=not replay)
     outbox = OutboxSender(sessions, {"terminal": surface})
     timers = SchedulerTimers(scheduler)
-    runner = InterviewRunner(sessions, bank, timers, outbox)
+    runner = InterviewRunner(sessions, bank, timers, outbox, llm=llm)
     origin = time.time()
     placement = Placement(surface="terminal", pace=pace, clock_origin=origin)
     started = await runner.create(interview, placement, minutes)

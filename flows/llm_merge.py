@@ -11,11 +11,8 @@ DISAGREEMENT = 2
 
 
 def combined_score(rubric: int, llm: int) -> int:
-    """The mean of two 1-4 scores rounded to a whole number, a half going toward the rubric's score."""
-    total = rubric + llm
-    if total % 2 == 0:
-        return total // 2
-    return (total + 1) // 2 if rubric > llm else (total - 1) // 2
+    """Two 1-4 scores a point apart (or equal): the lower one, since a score must be earned twice."""
+    return min(rubric, llm)
 
 
 def merge_llm(recap: dict, judgements: dict[str, dict], model: str) -> dict:

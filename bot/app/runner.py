@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -25,9 +26,10 @@ from bot.app.forget import Forgotten, forget_in, purge_in
 from bot.app.inbox import InboxWorker, settle_inbox_row
 from bot.app.outbox import OutboxSender
 from bot.app.ports import Clock, Place, Timers
+from bot.llm import LlmConfig, llm_review
 from bot.models import InboxRow, InterviewRow, OutboxRow, RecapRow, TimerRow, TurnRow
 from bot.repository import InterviewRepository, Placement, StaleInterview
-from flows.engine import Interview, control_token, step
+from flows.engine import Interview, control_token, step, to_transcript
 from flows.events import (
     CancelTimer,
     Effect,
@@ -77,8 +79,11 @@ class InterviewRunner:
         outbox: OutboxSender,
         clock: Clock = time.time,
         timer_window: float | None = None,
+        llm: LlmConfig | None = None,
     ) -> None:
         self.sessions = sessions
+        # Optional: a chat-completions model that judges each phase beside the rubric (bot/llm.py).
+        self.llm = llm
         self.bank = bank
         self.repository = InterviewRepository(sessions, bank)
         self.timers = timers
@@ -188,6 +193,20 @@ class InterviewRunner:
             self._after_commit(row, effects)
             return after
 
+    async def _review(self, after: Interview, effects: list[Effect]) -> list[Effect]:
+        """With LLM mode on, the recap of an ending step is judged by the model too (never raises)."""
+        if self.llm is None or not any(isinstance(e, Finish) and e.recap for e in effects):
+            return effects
+        transcript = to_transcript(after)
+        out: list[Effect] = []
+        for effect in effects:
+            if isinstance(effect, Finish) and effect.recap:
+                effect = dataclasses.replace(
+                    effect, recap=await llm_review(self.llm, after.problem, transcript, effect.recap)
+                )
+            out.append(effect)
+        return out
+
     async def _apply_once(
         self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
     ) -> tuple[InterviewRow, Interview, list[Effect]] | None:
@@ -206,6 +225,7 @@ class InterviewRunner:
         else:
             # Pure, but the step that ends an interview scores it, which can take seconds: off the loop.
             after, effects = await asyncio.to_thread(step, interview, event)
+            effects = await self._review(after, effects)
         async with self.sessions.begin() as session:
             # The write lock (SQLite) or the row lock (PostgreSQL), taken only if nobody saved a newer
             # version since the read: otherwise StaleInterview, and the caller reads and steps again.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.render import PITFALL_NAMES, TIP_NAMES, VERDICTS, minutes
+from bot.render import PITFALL_NAMES, TIP_NAMES, VERDICTS, claim_fixes, minutes, score_label, scored_by
 from bot.slack.escape import escape, escape_all
 
 MAX_BLOCKS = 50
@@ -95,7 +95,7 @@ def bot_message(text: str, kind: str, interview_id: str, mode: str = "solo", tok
 def _phase_line(p: dict) -> str:
     bar = "●" * p["score"] + "○" * (4 - p["score"])
     head = (
-        f"*{p.get('name', p['phase'])}*  {bar} {p['score']}/4 · "
+        f"*{p.get('name', p['phase'])}*  {bar} {score_label(p)} · "
         f"{minutes(p['minutes_used'])} of {minutes(p['minutes_budget'])} min"
     )
     return f"{head}\n{p['feedback']}"
@@ -116,10 +116,14 @@ def recap_blocks(recap: dict) -> list[dict]:
         ),
         {"type": "divider"},
     ]
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Phases {scored_by(recap)}."}]}
+    )
     blocks += [_section(_phase_line(p)) for p in recap["phases"]]
     blocks.append({"type": "divider"})
     good = [f"✅ *{TIP_NAMES[t['id']]}*: {t['evidence']}" for t in recap["tips"] if t["followed"]]
-    bad = [f"⚠️ *{PITFALL_NAMES[p['id']]}*: {p['evidence']}" for p in recap["pitfalls"] if p["triggered"]]
+    bad = [f"❗ {line}" for line in claim_fixes(recap)]
+    bad += [f"⚠️ *{PITFALL_NAMES[p['id']]}*: {p['evidence']}" for p in recap["pitfalls"] if p["triggered"]]
     bad += [f"▫️ *{TIP_NAMES[t['id']]}*: {t['evidence']}" for t in recap["tips"] if not t["followed"]]
     if good:
         blocks += _chunked("*Strengths*", good)

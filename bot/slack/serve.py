@@ -130,7 +130,9 @@ async def bootstrap(settings: Settings, clock: Callable[[], float] = time.time) 
     surface = SlackSurface(client)
     outbox = OutboxSender(sessions, {"slack": surface}, clock=clock)
     timers = SchedulerTimers(scheduler, clock=clock)
-    runner = InterviewRunner(sessions, load_bank(), timers, outbox, clock=clock, timer_window=TIMER_WINDOW)
+    runner = InterviewRunner(
+        sessions, load_bank(), timers, outbox, clock=clock, timer_window=TIMER_WINDOW, llm=settings.llm
+    )
     timers.fire = runner.fire
     service = InterviewService(client, runner, scheduler, pace=settings.pace, clock=clock)
     try:
