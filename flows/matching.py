@@ -22,6 +22,8 @@ from flows.text import (
 # Credit for a concept by how it was said.
 CREDIT_EXPLAINED = 1.0  # named, however briefly: a terse precise answer earns what a long one does
 CREDIT_STUFFED = 0.1  # one of a pasted list of keywords
+CREDIT_VAGUE = 0.4  # named in a message of buzzwords and hedges, with no figure or decision in it
+VAGUE_CUES_PER_MESSAGE = 3
 
 
 _NOTATION = re.compile(r"[{}()\[\]]|->|=>|\w=|\b(?:get|post|put|patch|delete)\s+/|\w/\w|:\s*\w+\s*[,}]")
@@ -224,8 +226,11 @@ class ProblemMatcher:
             if not hits:
                 continue
             # Naming the entities in a list is what the Core Entities phase asks for.
-            stuffed = phase != "core_entities" and is_stuffed(s, [h for h in hits if not h.wrong])
+            stuffed = is_keyword_salad(s) or (
+                phase != "core_entities" and is_stuffed(s, [h for h in hits if not h.wrong])
+            )
             message = by_message[analysed.message_of[s.index]]
+            vague = _vague(message)
             for h in hits:
                 if h.phase != phase or h.negated:
                     continue
@@ -239,8 +244,8 @@ class ProblemMatcher:
                 if off:
                     wrong.setdefault(h.concept, ConceptEvidence(concept, s.text, 0.0, 0.0, False, off))
                     continue
-                credit = CREDIT_STUFFED if stuffed else CREDIT_EXPLAINED
-                quality = 0.0 if stuffed else self._quality(concept, s, message, hits)
+                credit = CREDIT_STUFFED if stuffed else CREDIT_VAGUE if vague else CREDIT_EXPLAINED
+                quality = 0.0 if stuffed or vague else self._quality(concept, s, message, hits)
                 ev = ConceptEvidence(concept, s.text, credit, quality, stuffed)
                 old = best.get(h.concept)
                 if old is None or (ev.credit, ev.quality) > (old.credit, old.quality):
@@ -274,6 +279,13 @@ class ProblemMatcher:
         if len(grams) + PASTE_GRAM - 1 < PASTE_MIN_WORDS:
             return 0.0
         return len(grams & self._bank_grams) / len(grams)
+
+
+def _vague(message: list[Sentence]) -> bool:
+    """A message that talks around the problem: buzzwords and hedges, and no figure or notation."""
+    if sum(s.vague for s in message) < VAGUE_CUES_PER_MESSAGE:
+        return False
+    return not any(s.has_number or _NOTATION.search(s.text) for s in message)
 
 
 def _window(seq: list[str], ci: int, key: tuple[str, ...]) -> int | None:
@@ -402,6 +414,25 @@ def _fmt(value: float) -> str:
 
 def _term_negates(key: tuple[str, ...]) -> bool:
     return any(k in ("no", "not", "without", "never", "nev") for k in key)
+
+
+_STRUCTURE = re.compile(r"[,:;(){}\[\]=<>]|->|=>|\d")
+# Words that relate others: a sentence with one of them says something about its nouns.
+_RELATING = re.compile(
+    r"\b(?:per|via|vs|see|sees|get|gets|goes|go|use|uses|through|across|behind|before|after|between|"
+    r"until|while|because|since|need|needs|keep|keeps|send|sends|store|stores|read|reads|write|writes)\b"
+)
+
+
+def is_keyword_salad(sentence: Sentence) -> bool:
+    """Words strung together with nothing that relates them: no function word, no punctuation of
+    a list or a schema, no figure ("redis cluster sharding consistent hashing hash slot hot key")."""
+    return (
+        sentence.word_count >= 5
+        and len(sentence.content) == sentence.word_count
+        and not _STRUCTURE.search(sentence.text)
+        and not _RELATING.search(sentence.text.lower())
+    )
 
 
 def is_stuffed(sentence: Sentence, hits: Iterable[Hit]) -> bool:

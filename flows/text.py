@@ -241,6 +241,15 @@ ALTERNATIVE_CUES = re.compile(
     r"upside|pros|cons|on the other hand|compared to|at the cost of|the cost is|drawback|"
     r"either|or we could|we could also|but then|the catch)\b"
 )
+# Words that sound like an answer without committing to anything: buzzwords and hedges.
+VAGUE_CUES = re.compile(
+    r"\b(scalable|scalability|robust|reliable|resilien\w*|highly available|cloud[- ]native|microservices?|"
+    r"kubernetes|best practices?|seamless\w*|user[- ]friendly|future[- ]proof|industry|it depends|"
+    r"pick the best|several approaches|many approaches|various|pros and cons|as (?:short|fast|small|simple) as "
+    r"possible|of course|obviously|key principle|top priority|massive scale|internet scale|"
+    r"modern|state of the art|cutting[- ]edge|gracefully|elastic\w*|loose(?:ly)? coupl\w*|"
+    r"really important|very important|critical|essential|at the end of the day|smart|optimi[sz]ed)\b"
+)
 QUESTION_START = re.compile(
     r"^\s*(do|does|did|should|shall|is|are|can|could|will|would|what|which|how|who|when|where|"
     r"why|any|must|may)\b"
@@ -537,6 +546,7 @@ class Sentence:
     has_reason: bool
     has_alternative: bool
     is_question: bool
+    vague: int  # buzzwords and hedges: how much it says without committing
     reason_stems: frozenset[str] = frozenset()  # content stems a reason adds beyond its claim
 
     @property
@@ -586,6 +596,7 @@ def analyse_sentence(text: str, index: int, typos: TypoIndex | None) -> Sentence
         has_reason=reason is not None,
         has_alternative=bool(ALTERNATIVE_CUES.search(lower)),
         is_question=lower.rstrip().endswith("?") or bool(QUESTION_START.match(lower)),
+        vague=len(VAGUE_CUES.findall(lower)),
     )
 
 
