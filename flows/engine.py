@@ -24,6 +24,7 @@ from flows.events import (
 )
 from flows.matching import matcher_for
 from flows.problem import Problem
+from flows.text import content_stems
 
 # A timer may come due this many interview seconds early (scheduler jitter) and still count.
 TIMER_TOLERANCE = 1.0
@@ -219,6 +220,8 @@ def _open_phase(iv: Interview, at: float) -> tuple[Interview, list[Effect]]:
     spec = fw.PHASE_SPECS[phase]
     guide = iv.problem.guide(phase)
     iv = replace(iv, phases=iv.phases + (PhaseRecord(phase, at),), covered=())
+    if iv.mode != PAIR:  # what the candidate already said in earlier phases is never asked again
+        iv = replace(iv, covered=_carried_coverage(iv))
     minutes = _fmt_minutes(iv.budget(phase))
     if iv.mode == PAIR:
         message = f"*{spec.name}* ({minutes}) has started."
@@ -234,9 +237,33 @@ def _open_phase(iv: Interview, at: float) -> tuple[Interview, list[Effect]]:
     return iv, [Say(message, "phase", phase), *_schedule_phase_timers(iv, at)]
 
 
+def _carried_coverage(iv: Interview) -> tuple[str, ...]:
+    """The current phase's concepts that the candidate already covered in earlier phases."""
+    texts = [t.text for t in iv.turns if t.role == "candidate" and t.phase != iv.phase]
+    if not texts:
+        return ()
+    matcher = matcher_for(iv.problem)
+    return tuple(c for c, e in matcher.evidence(matcher.analyse(texts), iv.phase).items() if not e.wrong)
+
+
+def _design_gaps(iv: Interview) -> list[str]:
+    """Core high-level design components the candidate has not described (empty: a working design)."""
+    texts = [t.text for t in iv.turns if t.role == "candidate" and t.phase == "high_level_design"]
+    matcher = matcher_for(iv.problem)
+    found = {
+        c for c, e in matcher.evidence(matcher.analyse(texts), "high_level_design").items() if not e.wrong
+    }
+    core = [c for c in iv.problem.guide("high_level_design").concepts if c.weight == 3]
+    missing = [c.name for c in core if c.id not in found]
+    return missing if len(missing) * 2 > len(core) else []
+
+
 def _deep_dive_opening(iv: Interview) -> tuple[str, tuple[str, ...]]:
     template = fw.DEEP_DIVE_OPENINGS[iv.level]
     if iv.level != "junior":
+        gaps = _design_gaps(iv)
+        if gaps:
+            return fw.DEEP_DIVE_WITHOUT_DESIGN.format(gaps="; ".join(gaps[:3]).lower()), ()
         return template.format(title=iv.problem.title), ()
     concepts = sorted(iv.problem.guide("deep_dives").concepts, key=lambda c: -c.weight)
     topic = concepts[0]
@@ -359,10 +386,20 @@ def _answer(iv: Interview, ev: Answer) -> tuple[Interview, list[Effect]]:
     matcher = matcher_for(iv.problem)
     analysed = matcher.analyse([text])
     found = matcher.evidence(analysed, iv.phase)
-    new = tuple(c for c in found if c not in iv.covered)
+    new = tuple(c for c, e in found.items() if c not in iv.covered and not e.wrong)
     iv = replace(iv, covered=iv.covered + new)
-    any_hit = any(matcher.hits(s) for s in analysed.sentences)
-    iv, follow = _follow_up(iv, ev.at, off_topic=not any_hit and not iv.covered)
+    asks = any(s.is_question for s in analysed.sentences)
+    clarification = matcher.clarification_for(text) if asks else None
+    if clarification is not None:  # a clarifying question gets the problem's answer, not a new question
+        key = f"clarify:{clarification.id}"
+        reply = clarification.answer if key not in iv.asked else f"As I said: {clarification.answer}"
+        iv = replace(iv, asked=iv.asked + ((key,) if key not in iv.asked else ()))
+        iv = _say(iv, ev.at, reply, "clarify")
+        return iv, effects + [Say(reply, "clarify", iv.phase)]
+    related = any(matcher.hits(s) for s in analysed.sentences) or bool(
+        content_stems(text) & matcher.term_stems
+    )
+    iv, follow = _follow_up(iv, ev.at, off_topic=not related and not iv.covered, asks=asks)
     return iv, effects + follow
 
 
@@ -381,7 +418,9 @@ def _in_order(turns: tuple[Turn, ...], turn: Turn) -> tuple[Turn, ...]:
     return turns[:index] + (turn,) + turns[index:]
 
 
-def _follow_up(iv: Interview, at: float, off_topic: bool) -> tuple[Interview, list[Effect]]:
+def _follow_up(
+    iv: Interview, at: float, off_topic: bool, asks: bool = False
+) -> tuple[Interview, list[Effect]]:
     """Ask about the most important thing still missing in this phase, if any is left to ask."""
     phase = iv.phase
     limit = fw.MAX_FOLLOW_UPS_PER_PHASE
@@ -409,6 +448,10 @@ def _follow_up(iv: Interview, at: float, off_topic: bool) -> tuple[Interview, li
         return iv, [Say(text, "info", phase)]
     if prefix:
         text = prefix + "Let's stay on the problem."
+        iv = _say(iv, at, text, "info")
+        return iv, [Say(text, "info", phase)]
+    if asks:  # a direct question always gets an answer, even when the follow-ups are used up
+        text = fw.NO_MORE_DETAIL
         iv = _say(iv, at, text, "info")
         return iv, [Say(text, "info", phase)]
     return iv, []

@@ -82,7 +82,7 @@ class Say:
     """Post a message in the interview."""
 
     text: str
-    kind: str  # intro, phase, follow_up, hint, warning, info, notice
+    kind: str  # intro, phase, follow_up, clarify, hint, warning, info, notice
     phase: str = ""
 
 

@@ -97,6 +97,13 @@ DEEP_DIVE_OPENINGS: dict[str, str] = {
     ),
 }
 
+DEEP_DIVE_WITHOUT_DESIGN = (
+    "Before we harden anything: the design does not have {gaps} yet. Which would you add first, "
+    "and once it works, which part would you improve or harden first, and why?"
+)
+# The answer to a question the problem's data does not cover, so a direct question is never ignored.
+NO_MORE_DETAIL = "I don't have more detail on that: make the assumption you think is reasonable, say it out loud, and go on."
+
 # How many follow-ups the bot asks in the deep dives: a staff candidate is expected to lead.
 DEEP_DIVE_FOLLOW_UPS: dict[str, int] = {"junior": 3, "senior": 3, "staff": 1}
 

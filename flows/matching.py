@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from flows.problem import Concept, Problem
+from flows.problem import Clarification, Concept, Problem
 from flows.text import (
     STOPWORDS,
     Sentence,
@@ -170,6 +170,24 @@ class ProblemMatcher:
         self.term_stems = frozenset(term_stems - STOPWORDS)
         self.concepts = {(phase, c.id): c for phase, guide in problem.phases.items() for c in guide.concepts}
         self._bank_grams = _grams(_bank_wording(problem))
+        self._clarify = [
+            (term_key(term)[0], c) for c in problem.clarifications for term in c.terms if term_key(term)[0]
+        ]
+        for clarification in problem.clarifications:
+            self.typos.add(w for term in clarification.terms for w in raw_tokens(term))
+
+    def clarification_for(self, text: str) -> Clarification | None:
+        """The problem's answer to a clarifying question the text asks, if it has one."""
+        best: tuple[int, Clarification] | None = None
+        for s in self.analyse([text]).sentences:
+            if not s.is_question:
+                continue
+            seq = [s.stems[i] for i in s.content]
+            for key, clarification in self._clarify:
+                said = any(_window(seq, ci, key) is not None for ci in range(len(seq)) if seq[ci] == key[0])
+                if said and (best is None or len(key) > best[0]):
+                    best = (len(key), clarification)
+        return best[1] if best else None
 
     def analyse(self, messages: Sequence[str]) -> AnalysedText:
         """Split messages into sentences and read each once."""

@@ -385,6 +385,14 @@ class TypoIndex:
             self._by_first.setdefault(word[0], []).append(word)
         self._cache: dict[str, str] = {}
 
+    def add(self, words) -> None:
+        """More vocabulary (clarifying questions' words)."""
+        for word in words:
+            if len(word) >= 5 and word.isalpha() and word not in self._vocab:
+                self._vocab.add(word)
+                self._by_first.setdefault(word[0], []).append(word)
+        self._cache.clear()
+
     def correct(self, word: str) -> str:
         """The vocabulary word `word` is a typo of, or `word` itself."""
         if len(word) < 5 or word in self._vocab or not word.isalpha() or word in COMMON_WORDS:

@@ -289,13 +289,62 @@ def test_deep_dives_adapt_to_the_level(tiny):
     openings = {}
     for level in ("junior", "senior", "staff"):
         iv, _ = started(tiny, level=level)
-        for i in range(4):
+        for i in range(3):
             iv, effects = step(iv, Control(i + 1, "next"))
+        iv, _ = step(iv, Answer(4, "pastes go to object storage (S3), because blobs are cheap there"))
+        iv, effects = step(iv, Control(5, "next"))
         openings[level] = said(effects, "phase")[0]
     assert "I'll pick the first topic: hot" in openings["junior"]
     assert "One paste goes viral" in openings["junior"]
     assert "Which parts would you improve" in openings["senior"]
     assert "Take the lead" in openings["staff"]
+
+
+def test_deep_dives_do_not_claim_a_working_design_that_was_never_described(tiny):
+    iv, _ = started(tiny, level="senior")
+    for i in range(4):
+        iv, effects = step(iv, Control(i + 1, "next"))
+    opening = said(effects, "phase")[0]
+    assert "working design" not in opening
+    assert "does not have object storage" in opening.lower() or "blob" in opening.lower()
+
+
+def test_a_clarifying_question_gets_the_problems_answer(bank):
+    iv = new_interview("c1", bank["rate-limiter"], "senior", None)
+    iv, _ = step(iv, Start(0))
+    iv, effects = step(iv, Answer(10, "How many requests per second must it handle at peak?"))
+    replies = said(effects, "clarify")
+    assert replies and "1M requests per second" in replies[0]
+    assert not said(effects, "follow_up")  # the question is answered, not met with another question
+    iv, effects = step(iv, Answer(20, "and what's the peak qps again?"))
+    assert said(effects, "clarify")[0].startswith("As I said:")
+
+
+def test_a_direct_question_is_answered_after_the_follow_ups_run_out(tiny):
+    iv, _ = started(tiny)
+    for i in range(6):
+        iv, effects = step(iv, Answer(10 + i, "hmm let me think about it"))
+    iv, effects = step(iv, Answer(30, "should the pastes be editable?"))
+    assert effects and any("assumption" in t for t in said(effects, "info"))
+
+
+def test_what_was_said_in_an_earlier_phase_is_not_asked_again(bank):
+    iv = new_interview("c2", bank["rate-limiter"], "senior", None)
+    iv, _ = step(iv, Start(0))
+    iv, _ = step(
+        iv, Answer(10, "We keep the counters in Redis, a central in-memory store shared by every server.")
+    )
+    for i in range(3):
+        iv, _ = step(iv, Control(20 + i, "next"))
+    assert iv.phase == "high_level_design"
+    assert "shared_store" in iv.covered
+
+
+def test_a_one_word_on_topic_answer_is_not_called_unrelated(bank):
+    iv = new_interview("c3", bank["rate-limiter"], "senior", None)
+    iv, _ = step(iv, Start(0))
+    iv, effects = step(iv, Answer(10, "Redis."))
+    assert not any("relates to" in t for t in said(effects, "follow_up") + said(effects, "info"))
 
 
 def test_staff_candidates_get_fewer_deep_dive_prompts(tiny):
