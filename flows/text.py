@@ -220,6 +220,7 @@ NEGATIONS: frozenset[str] = frozenset(
     ]
 )
 
+_CLAUSE_SPLIT = re.compile(r"[,:;()]|\s[-–—]+\s")
 # Words that end a negation's reach inside a clause.
 _CLAUSE_BREAK = frozenset(["but", "however", "though", "although", "instead", "rather", "except"])
 
@@ -571,14 +572,24 @@ def split_sentences(text: str) -> list[str]:
 def analyse_sentence(text: str, index: int, typos: TypoIndex | None) -> Sentence:
     """Tokenise, correct and stem one sentence, and read its cues."""
     lower = text.lower()
-    toks = raw_tokens(text)
+    # A negation reaches to the end of its clause at most: "not hash mod N: a hash ring" negates
+    # only what comes before the colon.
+    clauses = [raw_tokens(c) for c in _CLAUSE_SPLIT.split(text)]
+    toks = [t for clause in clauses for t in clause]
+    starts = set()
+    position = 0
+    for clause in clauses:
+        starts.add(position)
+        position += len(clause)
     if typos is not None:
         toks = [typos.correct(t) for t in toks]
     stems = tuple(_stem_cached(t) for t in toks)
     content = tuple(i for i, t in enumerate(toks) if t not in STOPWORDS)
     negated = []
     reach = 0
-    for t in toks:
+    for i, t in enumerate(toks):
+        if i in starts:
+            reach = 0
         if t in NEGATIONS:
             reach = 4
             negated.append(True)
