@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flows import framework as fw
 from flows.matching import PASTE_SHARE, ConceptEvidence, ProblemMatcher, content_overlap, matcher_for
 from flows.problem import Problem
-from flows.text import Sentence, quote, word_count
+from flows.text import Sentence, content_stems, quote, word_count
 from flows.transcript import PhaseTiming, phase_timings
 
 TIP_IDS = (
@@ -199,6 +199,7 @@ class PhaseResult:
     on_topic: bool
     stuffed: bool
     to_fix: list[dict]
+    missed_ids: list[str]
 
 
 def _first_unnegated(pattern: re.Pattern[str], texts: Iterable[str]) -> str | None:
@@ -411,6 +412,7 @@ def _judge_phase(
         on_topic,
         stuffed,
         to_fix,
+        [c.id for c in sorted(guide.concepts, key=lambda c: -c.weight) if c.id not in right],
     )
 
 
@@ -923,7 +925,9 @@ def _next_steps(
             continue
         name = fw.PHASE_SPECS[p.phase].name
         gaps = ", ".join(p.missed[:2]).lower() or "depth and reasons"
-        steps.append(f"{name} ({p.score}/4): cover {gaps}. {practise_on(p.phase)}")
+        focus = p.missed_ids[0] if p.missed_ids else ""
+        key = f"{p.phase}:{focus}" if f"{p.phase}:{focus}" in suggestions else p.phase
+        steps.append(f"{name} ({p.score}/4): cover {gaps}. {practise_on(key)}")
     for pit in triggered:
         if len(steps) >= 3:
             break
@@ -934,8 +938,10 @@ def _next_steps(
 
 
 def practice_suggestions(problems: Iterable[Problem], current: Problem) -> dict[str, str]:
-    """For each phase, the title of another problem whose data exercises that phase most."""
-    others = [p for p in problems if p.slug != current.slug]
+    """Titles of other problems to practise on: per phase (the one whose data exercises the phase
+    most) and per concept, as "phase:concept" (the one whose concepts in that phase share the most
+    words with it), so advice follows what the candidate actually missed."""
+    others = tuple(sorted((p for p in problems if p.slug != current.slug), key=lambda p: p.slug))
     out: dict[str, str] = {}
     for phase in fw.PHASE_SPECS:
         ranked = [
@@ -945,4 +951,28 @@ def practice_suggestions(problems: Iterable[Problem], current: Problem) -> dict[
         ]
         if ranked:
             out[phase] = max(ranked, key=lambda r: (r[0], r[1]))[2]
+    for phase, guide in current.phases.items():
+        for concept in guide.concepts:
+            words = _concept_words(concept)
+            best = max(
+                (
+                    (
+                        sum(c.weight for c in p.phases[phase].concepts if words & _concept_words(c)),
+                        p.slug,
+                        p.title,
+                    )
+                    for p in others
+                    if phase in p.phases
+                ),
+                default=None,
+            )
+            if best is not None and best[0] > 0:
+                out[f"{phase}:{concept.id}"] = best[2]
     return out
+
+
+def _concept_words(concept) -> frozenset[str]:
+    return frozenset(content_stems(" ".join(concept.terms))) - _GENERIC_WORDS
+
+
+_GENERIC_WORDS = frozenset(content_stems("service data system user request api store time id key"))
