@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
@@ -626,3 +627,72 @@ async def test_the_standin_answers_a_request_it_cannot_parse_with_400(llm):
     ):
         assert resp.status == 400
     assert llm.requests[0].body is None
+
+
+# ---------------------------------------------------------------- through the command line and the runner
+
+
+async def _cli(*args: str, env: dict[str, str], stdin: bytes = b"") -> tuple[int, str, str]:
+    import os
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 120)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_score_on_the_command_line_uses_the_judge_named_in_the_environment(llm):
+    llm.default = replies.good(score=2)
+    env = {
+        "INTERVIEW_LLM_URL": llm.url,
+        "INTERVIEW_LLM_MODEL": MODEL,
+        "INTERVIEW_LLM_API_KEY": "sk-cli-secret",
+    }
+    path = str(TRANSCRIPTS / "rate-limiter--medium.json")
+    code, out, err = await _cli("score", path, "--format", "json", env=env)
+    assert code == 0, err
+    recap = json.loads(out)
+    assert recap["llm"]["model"] == MODEL
+    assert any(p["source"] == "both" and p["llm_score"] == 2 for p in recap["phases"])
+    code, text, _ = await _cli("score", path, env=env)
+    assert "scored by the rubric and the LLM judge" in text and "LLM 2" in text
+    assert "sk-cli-secret" not in out + text + err
+
+
+async def test_an_unreachable_judge_leaves_the_rubric_and_says_so():
+    env = {"INTERVIEW_LLM_URL": "http://127.0.0.1:9/v1", "INTERVIEW_LLM_MODEL": MODEL}
+    path = str(TRANSCRIPTS / "rate-limiter--medium.json")
+    code, out, err = await _cli("score", path, "--format", "json", env=env)
+    assert code == 0, err
+    recap = json.loads(out)
+    assert all(p["source"] == "rubric" for p in recap["phases"])
+    assert recap["llm"]["notes"]
+
+
+async def test_a_terminal_interview_ends_with_the_judges_recap(llm, tmp_path):
+    llm.default = replies.good(score=1)
+    env = {
+        "INTERVIEW_LLM_URL": llm.url,
+        "INTERVIEW_LLM_MODEL": MODEL,
+        "INTERVIEW_PACE": "600",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 't.db'}",
+    }
+    script = (
+        b"who are we limiting, per api key or per ip?\nper api key, 429 with retry-after when over\nend\n"
+    )
+    out_file = tmp_path / "t.json"
+    code, out, err = await _cli(
+        "practice", "--problem", "rate limiter", "--transcript-out", str(out_file), env=env, stdin=script
+    )
+    assert code == 0, err
+    assert "LLM judge" in out and "LLM 1" in out
+    assert llm.requests, "the judge was asked"
