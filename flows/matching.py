@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flows.problem import Clarification, Concept, Problem
 from flows.text import (
@@ -29,6 +29,7 @@ VAGUE_CUES_PER_MESSAGE = 3
 _NOTATION = re.compile(r"[{}()\[\]]|->|=>|\w=|\b(?:get|post|put|patch|delete)\s+/|\w/\w|:\s*\w+\s*[,}]")
 
 
+SENTENCE_CACHE = 4096  # sentences whose reading and hits a matcher keeps (the same text is read often)
 # A phrase of n words matches when all of them occur within n + WINDOW_SLACK content words, in any order.
 WINDOW_SLACK = 2
 # Copy detection: share of a message's word 4-grams found in the problem's own wording.
@@ -170,6 +171,8 @@ class ProblemMatcher:
         self.term_stems = frozenset(term_stems - STOPWORDS)
         self.concepts = {(phase, c.id): c for phase, guide in problem.phases.items() for c in guide.concepts}
         self._bank_grams = _grams(_bank_wording(problem))
+        self._read: dict[str, Sentence] = {}
+        self._hits: dict[str, list[Hit]] = {}
         self._clarify = [
             (term_key(term)[0], c) for c in problem.clarifications for term in c.terms if term_key(term)[0]
         ]
@@ -190,23 +193,43 @@ class ProblemMatcher:
         return best[1] if best else None
 
     def analyse(self, messages: Sequence[str]) -> AnalysedText:
-        """Split messages into sentences and read each once."""
+        """Split messages into sentences and read each once (a sentence seen before is not re-read)."""
         sentences: list[Sentence] = []
         owner: list[int] = []
         for m, message in enumerate(messages):
             for text in split_sentences(message):
-                sentences.append(analyse_sentence(text, len(sentences), self.typos))
+                read = self._read.get(text)
+                if read is None:
+                    if len(self._read) > SENTENCE_CACHE:
+                        self._read.clear()
+                    read = self._read[text] = analyse_sentence(text, 0, self.typos)
+                sentences.append(
+                    read if read.index == len(sentences) else replace(read, index=len(sentences))
+                )
                 owner.append(m)
         return AnalysedText(tuple(sentences), tuple(owner))
 
     def hits(self, sentence: Sentence) -> list[Hit]:
         """Every concept phrase found in a sentence: its words close together, in any order."""
+        cached = self._hits.get(sentence.text)
+        if cached is None:
+            if len(self._hits) > SENTENCE_CACHE:
+                self._hits.clear()
+            cached = self._hits[sentence.text] = self._find(sentence)
+        if cached and cached[0].sentence != sentence.index:
+            return [replace(h, sentence=sentence.index) for h in cached]
+        return list(cached)
+
+    def _find(self, sentence: Sentence) -> list[Hit]:
         found: dict[tuple[str, str, bool, int], Hit] = {}
         content = sentence.content
         stems = sentence.stems
         seq = [stems[i] for i in content]
+        present = set(seq)
         for ci, first in enumerate(seq):
             for key, phase, concept, wrong in self._loose.get(first, ()):
+                if len(key) > 1 and not present.issuperset(key):
+                    continue
                 span = _window(seq, ci, key)
                 if span is None:
                     continue
