@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from flows.problem import Clarification, Concept, Problem
 from flows.text import (
+    NEGATIONS,
     STOPWORDS,
     Sentence,
     TypoIndex,
@@ -230,7 +231,7 @@ class ProblemMatcher:
             for key, phase, concept, wrong in self._loose.get(first, ()):
                 if len(key) > 1 and not present.issuperset(key):
                     continue
-                span = _window(seq, ci, key)
+                span = _window(seq, ci, key, ordered=wrong)
                 if span is None:
                     continue
                 start, end = content[ci], content[span]
@@ -276,6 +277,8 @@ class ProblemMatcher:
                 if h.phase != phase or h.negated:
                     continue
                 concept = self.concepts[(phase, h.concept)]
+                if h.wrong and _rejected(s, h):
+                    continue
                 if h.wrong:
                     wrong.setdefault(
                         h.concept, ConceptEvidence(concept, s.text, 0.0, 0.0, False, "misconception")
@@ -329,17 +332,22 @@ def _vague(message: list[Sentence]) -> bool:
     return not any(s.has_number or _NOTATION.search(s.text) for s in message)
 
 
-def _window(seq: list[str], ci: int, key: tuple[str, ...]) -> int | None:
-    """Where a phrase starting at content position ci ends, if all its words are close by."""
+def _window(seq: list[str], ci: int, key: tuple[str, ...], ordered: bool = False) -> int | None:
+    """Where a phrase starting at content position ci ends, if all its words are close by (in its
+    order when `ordered`: a misconception's direction matters, "consistency over availability")."""
     if len(key) == 1:
         return ci if seq[ci] == key[0] else None
     window = seq[ci : ci + len(key) + WINDOW_SLACK]
     used: set[int] = set()
+    last = -1
     for k in key:
-        j = next((j for j, w in enumerate(window) if w == k and j not in used), None)
+        j = next(
+            (j for j, w in enumerate(window) if w == k and j not in used and (not ordered or j > last)), None
+        )
         if j is None:
             return None
         used.add(j)
+        last = j
     if 0 not in used:  # anchored at its first word, so each occurrence is found once
         return None
     return ci + max(used)
@@ -368,18 +376,23 @@ def _grams(texts: str | Sequence[str]) -> set[tuple[str, ...]]:
 # ---------------------------------------------------------------- figures
 
 _MULT = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
-_NUM = r"(\d[\d,]*(?:\.\d+)?)\s*(k|thousand|mm|m|million|bn|b|billion)?\s*"
+_NUM = r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(k|thousand|mm|m|million|bn|b|billion)?\s*"
+_BYTE_WORD = r"(?:kb|mb|gb|tb|pb|eb|bytes?|kilobytes?|megabytes?|gigabytes?|terabytes?|petabytes?)\b"
 _RATE = re.compile(
-    _NUM + r"(?:[a-z]+\s+){0,2}?(?:qps|rps|tps|(?:/|per|a)\s*(s|sec|second|min|minute|h|hr|hour|d|day)\b)"
+    _NUM + r"(?:(?!" + _BYTE_WORD + r")[a-z]+\s+){0,2}?"
+    r"(?:qps|rps|tps|(?:/\s*|per\s+|a\s+)(s|sec|second|min|minute|h|hr|hour|d|day)\b)"
 )
-_BYTES = re.compile(
-    r"(\d[\d,]*(?:\.\d+)?)\s*(kb|mb|gb|tb|pb|eb|bytes?|kilobytes?|megabytes?|gigabytes?|terabytes?|petabytes?)\b"
+# A figure for one item ("500 bytes per row") is not the concept's total.
+_PER_ITEM = re.compile(
+    r"^\s*(?:per|each|/|a|an)\s*(?:row|item|key|user|message|msg|request|record|entry|event|post|link|"
+    r"object|file|page|url|tweet|photo|video|click|document|doc|connection|client|session)\b"
 )
+_BYTES = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(" + _BYTE_WORD[:-2] + r")\b(?!\s*(?:/|per\b))")
 _SECONDS = re.compile(
-    r"(\d[\d,]*(?:\.\d+)?)\s*(us|µs|microseconds?|ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?)\b"
-    r"(?!\s*(?:/|per\b))"
+    r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(us|µs|microseconds?|ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|"
+    r"h|hrs?|hours?)\b(?!\s*(?:/|per\b))"
 )
-_COUNT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(k|thousand|mm|m|million|bn|b|billion)?\s+(?=[a-z])")
+_COUNT = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(k|thousand|mm|m|million|bn|b|billion)?\s+(?=[a-z])")
 _PERIOD = {
     "s": 1,
     "sec": 1,
@@ -406,10 +419,14 @@ def figures(text: str, unit: str) -> list[float]:
     out: list[float] = []
     if unit == "per_second":
         for m in _RATE.finditer(low):
+            if _PER_ITEM.match(low[m.end() :]):
+                continue
             value = _number(m.group(1)) * _MULT.get(m.group(2) or "", 1)
             out.append(value / _PERIOD.get(m.group(3) or "s", 1))
     elif unit == "bytes":
         for m in _BYTES.finditer(low):
+            if _PER_ITEM.match(low[m.end() :]):
+                continue
             u = m.group(2)
             out.append(_number(m.group(1)) * (1 if u.startswith("byte") else _BYTE[u[0]]))
     elif unit == "seconds":
@@ -421,6 +438,8 @@ def figures(text: str, unit: str) -> list[float]:
             out.append(_number(m.group(1)) * factor)
     elif unit == "count":
         for m in _COUNT.finditer(low):
+            if _PER_ITEM.match(low[m.end() :]):
+                continue
             out.append(_number(m.group(1)) * _MULT.get(m.group(2) or "", 1))
     return out
 
@@ -453,8 +472,33 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
+_NEGATION_STEMS = frozenset(stem(w.replace("'", "")) for w in NEGATIONS)
+# Before a misconception, words that reject it ("instead of hash mod N"); after it, words that say
+# it fails ("round robin across hosts would break politeness").
+_REJECTED_BEFORE = re.compile(
+    r"\b(?:instead of|rather than|unlike|not|never|no|avoid|avoiding|without|don'?t|won'?t|"
+    r"isn'?t|wouldn'?t|shouldn'?t|vs\.?|versus|over)\W+(?:[\w'/()-]+\W+){0,5}$"
+)
+_REJECTED_AFTER = re.compile(
+    r"^\W*(?:[\w'/()-]+\W+){0,4}?(?:would break|breaks|won'?t work|doesn'?t work|does not work|"
+    r"is wrong|fails|would fail|is a bad idea|falls over|is naive|is too naive|doesn'?t scale)\b"
+)
+
+
 def _term_negates(key: tuple[str, ...]) -> bool:
-    return any(k in ("no", "not", "without", "never", "nev") for k in key)
+    return any(k in _NEGATION_STEMS for k in key)
+
+
+def _rejected(sentence: Sentence, hit: Hit) -> bool:
+    """A misconception named only to be rejected ("rather than a counter per server")."""
+    words = sentence.text.lower().split()
+    # Token positions and whitespace words differ; locate the hit's words by share of the text.
+    share = len(sentence.stems) or 1
+    cut_start = round(len(words) * hit.start / share)
+    cut_end = round(len(words) * (hit.end + 1) / share)
+    before = " ".join(words[:cut_start]) + " "
+    after = " " + " ".join(words[cut_end:])
+    return bool(_REJECTED_BEFORE.search(before) or _REJECTED_AFTER.search(after))
 
 
 _STRUCTURE = re.compile(r"[,:;(){}\[\]=<>]|->|=>|\d")

@@ -368,8 +368,8 @@ def term_key(term: str) -> tuple[tuple[str, ...], bool]:
     """The stemmed tokens of a term phrase, and whether it must match word for word.
 
     A term without stopwords matches the content words of a sentence (so "cache hot keys" finds
-    "cache the hot keys"); one with stopwords ("my links", "like a post") matches exactly, so it
-    never shrinks to a single generic word.
+    "cache the hot keys"); one with stopwords ("my links", "like a post", "images in the
+    database") matches exactly, so it never shrinks to generic words or loses its direction.
     """
     toks = raw_tokens(term)
     exact = any(t in STOPWORDS for t in toks)
