@@ -213,3 +213,44 @@ def test_the_bank_refuses_a_clarification_without_an_answer():
     data["clarifications"] = [{"id": "scale", "terms": ["qps"]}]
     with pytest.raises(ProblemFileError, match="answer"):
         parse_problem(data, "paste-bin.toml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Instead of hash mod N, a hash ring so resizing moves few keys.",
+        "Rather than hash mod N we use consistent hashing.",
+        "hash mod N would break as soon as we add a node, so consistent hashing.",
+    ],
+)
+def test_a_misconception_named_to_be_rejected_is_not_a_wrong_claim(problem, text):
+    assert not evidence(problem, "high_level_design", text)["placement"].wrong
+
+
+def test_a_misconceptions_words_count_in_their_order(problem):
+    data = tiny_problem_data()
+    data["phases"]["requirements"]["concepts"].append(
+        concept(
+            "ap",
+            2,
+            ["eventual consistency"],
+            "Stale reads?",
+            misconceptions=["consistency over availability"],
+        )
+    )
+    p = parse_problem(data, "paste-bin.toml")
+    assert evidence(p, "requirements", "consistency over availability, always")["ap"].wrong
+    assert not evidence(p, "requirements", "availability over consistency: eventual consistency")["ap"].wrong
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [
+        ("46 GB/s of pages", "per_second"),
+        ("40 TB per day", "per_second"),
+        ("v1 with ranking as a stretch", "per_second"),
+        ("500 bytes per row", "bytes"),
+    ],
+)
+def test_volumes_per_item_figures_and_words_are_not_read_as_the_wrong_unit(text, unit):
+    assert figures(text, unit) == []
