@@ -42,6 +42,7 @@ PITFALL_PHASE = {
 MONOLOGUE_WORDS = 250
 PASTE_CHARS_PER_SECOND = 20  # fast typists manage 8-12 characters a second in chat
 PASTE_MIN_CHARS = 150
+PROMPTED = 0.75  # credit for a concept said only when the interviewer's probe asked for it
 OVER_TIME_FACTOR = fw.AUTO_ADVANCE_FACTOR
 ON_TIME_FACTOR = 1.25
 PITFALL_PENALTY = 0.06
@@ -347,8 +348,14 @@ def _judge_phase(
     wrong = {cid: ev for cid, ev in evidence.items() if ev.wrong}
     right = {cid: ev for cid, ev in evidence.items() if not ev.wrong}
     unanswered_probes = _failed_probes(phase, guide, turns, right, matcher)
+    prompted = _prompted_only(phase, guide, turns, matcher, set(right))
     total = guide.total_weight
-    coverage = sum(e.concept.weight * e.credit for e in right.values()) / total
+    # What the candidate raised earns full credit; what came only once the interviewer asked for it
+    # by name earns less, as it does with a human interviewer.
+    coverage = sum(
+        e.concept.weight * e.credit * (PROMPTED if cid in prompted else 1.0) for cid, e in right.items()
+    )
+    coverage /= total
     # A wrong claim costs more than silence, and a probe answered with nothing is evidence of a gap.
     coverage -= sum(0.5 * e.concept.weight for e in wrong.values()) / total
     coverage -= sum(0.25 * c.weight for c, _q, _r in unanswered_probes) / total
@@ -435,6 +442,29 @@ def _failed_probes(
         if concept is None or concept.id in right:
             continue
         out.append((concept, question["text"], reply["text"] if reply else ""))
+    return out
+
+
+def _prompted_only(
+    phase: str, guide, turns: list[dict], matcher: ProblemMatcher, covered: set[str]
+) -> set[str]:
+    """Concepts covered only in the answer to the interviewer's probe for that very concept."""
+    by_question = {c.follow_up.strip(): c for c in guide.concepts}
+    replies: dict[str, str] = {}
+    for question, reply in _follow_ups(turns):
+        if question["phase"] != phase or reply is None:
+            continue
+        concept = next((c for q, c in by_question.items() if q and q in question["text"]), None)
+        if concept is not None and concept.id in covered:
+            replies[concept.id] = reply["text"]
+    if not replies:
+        return set()
+    out = set()
+    texts = [t["text"] for t in turns if t["phase"] == phase and t["role"] == "candidate"]
+    for cid, reply in replies.items():
+        others = [t for t in texts if t != reply]
+        if cid not in matcher.evidence(matcher.analyse(others), phase):
+            out.add(cid)
     return out
 
 
