@@ -513,3 +513,11 @@ def test_cancel_ends_without_a_recap_and_stops_every_timer(tiny):
     assert said(effects) == ["<@U9> cancelled this pair interview."]
     assert step(iv, Cancel(31, user="U9"))[1] == [Tell("U9", "This interview has already ended.")]
     assert step(iv, Control(31, "next", "U1"))[1] == [Tell("U1", "This interview has ended.")]
+
+
+def test_a_concept_said_in_other_words_is_not_probed_right_after(bank):
+    iv = new_interview("c4", bank["rate-limiter"], "senior", None)
+    iv, _ = step(iv, Start(0))
+    iv, effects = step(iv, Answer(10, "The limit must be global across all fifty servers, not per box."))
+    assert "distributed" in iv.covered
+    assert not any("still hold" in t for t in said(effects, "follow_up"))
