@@ -277,8 +277,8 @@ class ProblemMatcher:
                 if h.phase != phase or h.negated:
                     continue
                 concept = self.concepts[(phase, h.concept)]
-                if h.wrong and _rejected(s, h):
-                    continue
+                if h.wrong and (s.is_question or _rejected(s, h)):
+                    continue  # asking about a wrong design, or rejecting it, is not claiming it
                 if h.wrong:
                     wrong.setdefault(
                         h.concept, ConceptEvidence(concept, s.text, 0.0, 0.0, False, "misconception")
