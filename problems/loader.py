@@ -76,7 +76,17 @@ def _concept(data: object, path: str, where: str, phase: str) -> Concept:
         raise ProblemFileError(path, f"{where}good", "must be a string")
     if phase == "deep_dives" and not good.strip():
         raise ProblemFileError(path, f"{where}good", "is required for deep-dive topics")
-    known = {"id", "name", "weight", "terms", "follow_up", "quantitative", "good", "misconceptions", "magnitude"}
+    known = {
+        "id",
+        "name",
+        "weight",
+        "terms",
+        "follow_up",
+        "quantitative",
+        "good",
+        "misconceptions",
+        "magnitude",
+    }
     unknown = set(data) - known
     if unknown:
         raise ProblemFileError(path, f"{where}{sorted(unknown)[0]}", "is not a known field")
