@@ -1,4 +1,4 @@
-"""How the rubric agrees with a human's grades on the validation set (tests/transcripts/grades.json).
+"""How the rubric agrees with the validation set's grades on the validation set (tests/transcripts/grades.json).
 
 Prints, per graded transcript, the human grade and the rubric's, then Spearman's rank correlation
 of the overall scores (all transcripts, honest ones, adversarial ones) and verdict agreement.

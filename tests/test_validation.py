@@ -1,6 +1,6 @@
 """The rubric against the validation set's adversarial classes, written and graded before tuning.
 
-tests/transcripts/grades.json holds a human's grades; benchmarks/eval_validation.py prints the
+tests/transcripts/grades.json holds the set author's grades (as a senior interviewer, made without running the rubric); benchmarks/eval_validation.py prints the
 rank correlation and verdict agreement. These tests hold the lines a user relies on.
 """
 
