@@ -141,6 +141,21 @@ class AnalysedText:
 
 
 _Entry = tuple[tuple[str, ...], str, str, bool]
+_ENTITY_SUFFIXES = frozenset(stem(w) for w in ("entity", "table", "record", "model"))
+_LIST_SPLIT = re.compile(r"[,:;\n()]|\band\b|\s[-–]\s")
+
+
+def _list_items(text: str) -> set[str]:
+    """The stems of one-word items of a list ("ShortURL, User, Click" -> shorturl, user, click)."""
+    parts = _LIST_SPLIT.split(text)
+    if len(parts) < 2:
+        return set()
+    out = set()
+    for part in parts:
+        words = [w for w in raw_tokens(part) if w not in STOPWORDS]
+        if len(words) == 1:
+            out.add(stem(words[0]))
+    return out
 
 
 class ProblemMatcher:
@@ -172,6 +187,14 @@ class ProblemMatcher:
         self.term_stems = frozenset(term_stems - STOPWORDS)
         self.concepts = {(phase, c.id): c for phase, guide in problem.phases.items() for c in guide.concepts}
         self._bank_grams = _grams(_bank_wording(problem))
+        self._entity_heads: dict[str, list[str]] = {}
+        for c in problem.phases["core_entities"].concepts if "core_entities" in problem.phases else ():
+            for term in c.terms:
+                key, _exact = term_key(term)
+                if len(key) == 2 and key[1] in _ENTITY_SUFFIXES and key[0] not in STOPWORDS:
+                    heads = self._entity_heads.setdefault(key[0], [])
+                    if c.id not in heads:
+                        heads.append(c.id)
         self._read: dict[str, Sentence] = {}
         self._hits: dict[str, list[Hit]] = {}
         self._clarify = [
@@ -227,6 +250,18 @@ class ProblemMatcher:
         stems = sentence.stems
         seq = [stems[i] for i in content]
         present = set(seq)
+        items = _list_items(sentence.text) if self._entity_heads else set()
+        if items:
+            # Core Entities asks for a list of names: "ShortURL, User, Click" names the User entity.
+            for ci, word in enumerate(seq):
+                if word not in items:
+                    continue
+                for concept in self._entity_heads.get(word, ()):
+                    i = content[ci]
+                    found.setdefault(
+                        ("core_entities", concept, False, i),
+                        Hit("core_entities", concept, sentence.index, i, i, sentence.negated[i], False),
+                    )
         for ci, first in enumerate(seq):
             for key, phase, concept, wrong in self._loose.get(first, ()):
                 if len(key) > 1 and not present.issuperset(key):
@@ -245,11 +280,15 @@ class ProblemMatcher:
                 n = len(key)
                 if stems[i : i + n] == key:
                     end = i + n - 1
-                    negated = any(sentence.negated[i : end + 1]) and not _term_negates(key)
-                    found.setdefault(
-                        (phase, concept, wrong, i),
-                        Hit(phase, concept, sentence.index, i, end, negated, wrong),
-                    )
+                elif not wrong and (span := _window(list(stems), i, key, ordered=True, slack=1)) is not None:
+                    end = span  # "my exact rank" for "my rank": in order, a word or two between
+                else:
+                    continue
+                negated = any(sentence.negated[i : end + 1]) and not _term_negates(key)
+                found.setdefault(
+                    (phase, concept, wrong, i),
+                    Hit(phase, concept, sentence.index, i, end, negated, wrong),
+                )
         return list(found.values())
 
     def evidence(self, analysed: AnalysedText, phase: str) -> dict[str, ConceptEvidence]:
@@ -332,12 +371,14 @@ def _vague(message: list[Sentence]) -> bool:
     return not any(s.has_number or _NOTATION.search(s.text) for s in message)
 
 
-def _window(seq: list[str], ci: int, key: tuple[str, ...], ordered: bool = False) -> int | None:
+def _window(
+    seq: list[str], ci: int, key: tuple[str, ...], ordered: bool = False, slack: int = WINDOW_SLACK
+) -> int | None:
     """Where a phrase starting at content position ci ends, if all its words are close by (in its
     order when `ordered`: a misconception's direction matters, "consistency over availability")."""
     if len(key) == 1:
         return ci if seq[ci] == key[0] else None
-    window = seq[ci : ci + len(key) + WINDOW_SLACK]
+    window = seq[ci : ci + len(key) + slack]
     used: set[int] = set()
     last = -1
     for k in key:

@@ -339,9 +339,14 @@ _PER = re.compile(r"\b([a-z]+)\s*/\s*(s|sec|second|min|minute|h|hr|hour|day|d)\b
 _PER_WORD = {"s": "second", "sec": "second", "min": "minute", "h": "hour", "hr": "hour", "d": "day"}
 
 
+# In a route, the version and the path parameters say nothing about what the endpoint does.
+_ROUTE_NOISE = re.compile(r"(?<=/)(?:v\d+|\{[^}/\s]*\}|:[a-z_]+|<[^>/\s]*>)(?=/|\s|$|\?)/?")
+
+
 def normalise(text: str) -> str:
     """Lowercase chat text with compact units and rates spelt out, before tokenising."""
     low = text.lower()
+    low = _ROUTE_NOISE.sub("", low)  # GET /v1/boards/{id}/top reads as GET /boards/top
     low = _UNIT_SPLIT.sub(r"\1 \2", low)
     return _PER.sub(lambda m: f"{m.group(1)} per {_PER_WORD.get(m.group(2), m.group(2))}", low)
 

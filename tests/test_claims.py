@@ -254,3 +254,28 @@ def test_a_misconceptions_words_count_in_their_order(problem):
 )
 def test_volumes_per_item_figures_and_words_are_not_read_as_the_wrong_unit(text, unit):
     assert figures(text, unit) == []
+
+
+def test_a_list_of_entity_names_covers_each_entity(bank):
+    assert {"short_url", "user", "click"} <= set(
+        evidence(bank["url-shortener"], "core_entities", "ShortURL, User, Click")
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "phase_id", "concept_id"),
+    [
+        ("GET /v1/boards/{id}/top?limit=100", "api", "get_top"),
+        ("my exact rank and the people just above and below me", "requirements", "own_rank"),
+    ],
+)
+def test_routes_and_phrases_with_a_word_between_are_read(bank, text, phase_id, concept_id):
+    assert concept_id in evidence(bank["leaderboard"], phase_id, text)
+
+
+def test_a_route_loses_its_version_and_path_parameters():
+    from flows.text import normalise
+
+    assert normalise("GET /v1/boards/{id}/top?k=10 and GET /users/:id/rank") == (
+        "get /boards/top?k=10 and get /users/rank"
+    )
