@@ -469,24 +469,25 @@ def _prompted_only(
 
 
 def _pasted_turns(turns: list[dict], matcher: ProblemMatcher) -> dict[int, str]:
-    """Candidate turns that are pasted: the bank's own wording, or typed faster than a person can."""
+    """Candidate turns that are pasted: the bank's own wording, or typed faster than a person can.
+
+    Typing time runs from the candidate's own previous message (a warning the bot posts while they
+    type does not shorten it), or from the start for their first one.
+    """
     out: dict[int, str] = {}
-    previous = None
+    previous = turns[0]["at"] if turns else 0.0
     for i, t in enumerate(turns):
-        if t["role"] == "candidate":
-            share = matcher.pasted_share(t["text"])
-            chars = len(t["text"])
-            gap = t["at"] - previous if previous is not None else None
-            if share >= PASTE_SHARE:
-                out[i] = f"{round(100 * share)}% of it is the problem's own wording"
-            elif (
-                gap is not None
-                and chars >= PASTE_MIN_CHARS
-                and chars > PASTE_CHARS_PER_SECOND * max(gap, 0.1)
-            ):
-                out[i] = (
-                    f"{chars} characters arrived {gap:.0f} s after the previous message, faster than anyone types"
-                )
+        if t["role"] != "candidate":
+            continue
+        share = matcher.pasted_share(t["text"])
+        chars = len(t["text"])
+        gap = t["at"] - previous
+        if share >= PASTE_SHARE:
+            out[i] = f"{round(100 * share)}% of it is the problem's own wording"
+        elif chars >= PASTE_MIN_CHARS and chars > PASTE_CHARS_PER_SECOND * max(gap, 0.1):
+            out[i] = (
+                f"{chars} characters arrived {gap:.0f} s after the candidate's previous message, faster than anyone types"
+            )
         previous = t["at"]
     return out
 

@@ -279,3 +279,20 @@ def test_a_route_loses_its_version_and_path_parameters():
     assert normalise("GET /v1/boards/{id}/top?k=10 and GET /users/:id/rank") == (
         "get /boards/top?k=10 and get /users/rank"
     )
+
+
+def test_a_warning_posted_while_the_candidate_types_does_not_make_their_answer_pasted(problem):
+    answer = "We create paste with an upload text form, and read paste by id later. " * 4
+    turns = [
+        {"at": 0.0, "phase": "requirements", "role": "bot", "text": "What matters?"},
+        {
+            "at": 10.0,
+            "phase": "requirements",
+            "role": "candidate",
+            "text": "Who reads pastes, and how often?",
+        },
+        {"at": 95.0, "phase": "requirements", "role": "bot", "text": "One minute left for Requirements."},
+        {"at": 97.0, "phase": "requirements", "role": "candidate", "text": answer},
+    ]
+    recap = score_transcript(_transcript(turns, problem), problem)
+    assert recap["pasted"] == []
