@@ -493,7 +493,7 @@ def implausible(concept: Concept, text: str) -> str:
     found = figures(text, mag.unit)
     if not found or any(mag.low / 10 <= v <= mag.high * 10 for v in found):
         return ""
-    return f"implausible figure: expected roughly {_fmt(mag.low)} to {_fmt(mag.high)} ({mag.unit.replace('_', ' ')})"
+    return f"implausible figure: expected roughly {_fmt(mag.low, mag.unit)} to {_fmt(mag.high, mag.unit)}"
 
 
 def _implausible_in(concept: Concept, message: list[Sentence]) -> str:
@@ -506,11 +506,22 @@ def _implausible_in(concept: Concept, message: list[Sentence]) -> str:
     return implausible(concept, " ".join(s.text for s in message))
 
 
-def _fmt(value: float) -> str:
-    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+def _fmt(value: float, unit: str) -> str:
+    """A figure in its unit, the way people write it: 10 TB, 50k/s, 5 ms, 2M."""
+    if unit == "bytes":
+        steps, tail = ((1e15, " PB"), (1e12, " TB"), (1e9, " GB"), (1e6, " MB"), (1e3, " kB")), " bytes"
+    elif unit == "seconds":
+        if value < 1:
+            return f"{value * 1000:g} ms"
+        steps, tail = ((3600, " h"), (60, " min")), " s"
+    else:
+        steps, tail = ((1e9, "B"), (1e6, "M"), (1e3, "k")), ""
+        tail = "/s" if unit == "per_second" else ""
+        steps = tuple((size, suffix + tail) for size, suffix in steps)
+    for size, suffix in steps:
         if value >= size:
-            return f"{value / size:g}{suffix}"
-    return f"{value:g}"
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}{tail}"
 
 
 _NEGATION_STEMS = frozenset(stem(w.replace("'", "")) for w in NEGATIONS)

@@ -347,7 +347,7 @@ def _judge_phase(
             evidence[cid] = ev
     wrong = {cid: ev for cid, ev in evidence.items() if ev.wrong}
     right = {cid: ev for cid, ev in evidence.items() if not ev.wrong}
-    unanswered_probes = _failed_probes(phase, guide, turns, right, matcher)
+    unanswered_probes = _failed_probes(phase, guide, turns, evidence, matcher)
     prompted = _prompted_only(phase, guide, turns, matcher, set(right))
     total = guide.total_weight
     # What the candidate raised earns full credit; what came only once the interviewer asked for it
@@ -712,9 +712,11 @@ def _tips(
         ev = fired["max_scale_too_early"]["evidence"]
     elif "details_too_early" in fired:
         ev = fired["details_too_early"]["evidence"]
-    elif hld.evidence:
+    elif hld.evidence and focused:
         best = max(hld.evidence.values(), key=lambda e: e.concept.weight)
         ev = f'High-level design built the core first: "{quote(best.quote)}"'
+    elif hld.evidence:
+        ev = f"High-Level Design scored {hld.score}/4: the core of a working design was not there yet."
     else:
         ev = "No working high-level design was described."
     out.append(_tip("stay_focused", focused, ev))
