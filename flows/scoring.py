@@ -472,19 +472,21 @@ def _pasted_turns(turns: list[dict], matcher: ProblemMatcher) -> dict[int, str]:
     """Candidate turns that are pasted: the bank's own wording, or typed faster than a person can.
 
     Typing time runs from the candidate's own previous message (a warning the bot posts while they
-    type does not shorten it), or from the start for their first one.
+    type does not shorten it), or for their first one from the interview's first message.
     """
     out: dict[int, str] = {}
-    previous = turns[0]["at"] if turns else 0.0
+    previous: float | None = None  # nothing to time the first message from until a turn precedes it
     for i, t in enumerate(turns):
         if t["role"] != "candidate":
+            if previous is None:
+                previous = t["at"]
             continue
         share = matcher.pasted_share(t["text"])
         chars = len(t["text"])
-        gap = t["at"] - previous
+        gap = t["at"] - previous if previous is not None else None
         if share >= PASTE_SHARE:
             out[i] = f"{round(100 * share)}% of it is the problem's own wording"
-        elif chars >= PASTE_MIN_CHARS and chars > PASTE_CHARS_PER_SECOND * max(gap, 0.1):
+        elif gap is not None and chars >= PASTE_MIN_CHARS and chars > PASTE_CHARS_PER_SECOND * max(gap, 0.1):
             out[i] = (
                 f"{chars} characters arrived {gap:.0f} s after the candidate's previous message, faster than anyone types"
             )
