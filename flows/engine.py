@@ -474,9 +474,12 @@ def _edit(iv: Interview, ev: Edit) -> tuple[Interview, list[Effect]]:
 
 
 def _phase_coverage(iv: Interview) -> tuple[str, ...]:
+    """The current phase's concepts covered so far: in this phase, or carried from earlier ones."""
     texts = [t.text for t in iv.turns if t.phase == iv.phase and t.role == "candidate"]
     matcher = matcher_for(iv.problem)
-    return tuple(matcher.evidence(matcher.analyse(texts), iv.phase))
+    here = tuple(c for c, e in matcher.evidence(matcher.analyse(texts), iv.phase).items() if not e.wrong)
+    carried = _carried_coverage(iv) if iv.mode != PAIR else ()
+    return carried + tuple(c for c in here if c not in carried)
 
 
 # ---------------------------------------------------------------- controls
