@@ -8,7 +8,7 @@ import json
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -226,6 +226,10 @@ async def can_write(sessions: async_sessionmaker, name: str, now: float) -> bool
     """Whether the database takes a write now (a full disk or a stuck lock says no)."""
     try:
         async with sessions.begin() as session:
+            if session.bind.dialect.name == "postgresql":
+                # The server gives up on a held lock by itself: a cancelled wait would leave the
+                # connection busy and the health check hanging.
+                await session.execute(text("SET LOCAL lock_timeout = '1s'"))
             await session.merge(HeartbeatRow(name=name, at=now))
         return True
     except Exception:  # noqa: BLE001 - any failure to write is the answer

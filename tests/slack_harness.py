@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import json
+import os
+import re
 import sqlite3
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +24,53 @@ from tests import slack_payloads as sp
 from tests.slack_standin import SlackStandIn
 
 SECRET = "test-signing-secret"
+
+# `INTERVIEW_TEST_DATABASE=postgresql` runs every bot the harness starts on a fresh database of one
+# throwaway PostgreSQL server (.ci/run runs the Slack end-to-end tests that way as well).
+BACKEND = os.environ.get("INTERVIEW_TEST_DATABASE", "sqlite")
+_pg_server = None
+_pg_lock = threading.Lock()
+_pg_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-rows")
+
+
+_pg_databases: dict[str, str] = {}
+
+
+def _postgres_url(place: Path) -> str:
+    """The database of a test folder on the shared throwaway PostgreSQL server: created empty the
+    first time, the same one when a test restarts its bot (as the SQLite file would be)."""
+    global _pg_server
+    from tests.postgres_server import PostgresServer
+
+    with _pg_lock:
+        if _pg_server is None:
+            _pg_server = PostgresServer().start()
+            atexit.register(_pg_server.stop)
+        known = _pg_databases.get(str(place))
+        if known:
+            return known
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        _pg_query(_pg_server.url, f"CREATE DATABASE {name}", ())
+        url = _pg_databases[str(place)] = _pg_server.url.rsplit("/", 1)[0] + "/" + name
+        return url
+
+
+def _pg_query(url: str, sql: str, args: tuple) -> list[tuple]:
+    """Run one statement on PostgreSQL from synchronous test code (sqlite3-style ? placeholders)."""
+    import asyncpg
+
+    count = iter(range(1, 1000))
+    sql = re.sub(r"\?", lambda _m: f"${next(count)}", sql)
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def run() -> list[tuple]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return [tuple(r) for r in await conn.fetch(sql, *args)]
+        finally:
+            await conn.close()
+
+    return _pg_pool.submit(asyncio.run, run()).result(timeout=30)
 
 
 def slack_ts(offset: float = 0.0) -> str:
@@ -36,6 +89,7 @@ class RunningBot:
     http: aiohttp.ClientSession
     runner: web.AppRunner
     sent: list[float] = field(default_factory=list)
+    database_url: str = ""
 
     async def post(self, body: bytes, content_type: str, **kwargs) -> tuple[int, str]:
         """Send a signed request to POST /slack/events; returns (status, text)."""
@@ -60,7 +114,9 @@ class RunningBot:
         return await self.post(body, "application/x-www-form-urlencoded")
 
     def rows(self, sql: str, *args) -> list[tuple]:
-        """Read the bot's database directly."""
+        """Read the bot's database directly (SQLite or PostgreSQL)."""
+        if self.database_url.startswith("postgresql"):
+            return _pg_query(self.database_url, sql, args)
         with sqlite3.connect(self.db) as conn:
             return conn.execute(sql, args).fetchall()
 
@@ -83,6 +139,8 @@ async def start_bot(
 ) -> RunningBot:
     """Bootstrap the bot as `serve` does and serve it on an ephemeral port (SQLite unless told)."""
     db = tmp_path / "bot.db"
+    if database_url is None and BACKEND == "postgresql":
+        database_url = await asyncio.to_thread(_postgres_url, db)
     settings = Settings(
         slack_bot_token=slack.bot_token,
         slack_signing_secret=SECRET,
@@ -99,7 +157,15 @@ async def start_bot(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    return RunningBot(bot, f"http://127.0.0.1:{port}", db, slack, aiohttp.ClientSession(), runner)
+    return RunningBot(
+        bot,
+        f"http://127.0.0.1:{port}",
+        db,
+        slack,
+        aiohttp.ClientSession(),
+        runner,
+        database_url=settings.database_url,
+    )
 
 
 async def stop_bot(running: RunningBot) -> None:

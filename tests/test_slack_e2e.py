@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -294,20 +295,39 @@ async def test_a_thread_answer_that_mentions_someone_and_says_start_is_an_answer
 
 
 async def test_healthz_says_unhealthy_while_the_database_cannot_be_written(running):
-    import sqlite3
-
     async with running.http.get(running.url + "/healthz") as resp:
         assert resp.status == 200
+    async with _write_blocked(running), running.http.get(running.url + "/healthz") as resp:
+        assert resp.status == 503 and (await resp.json()) == {"ok": False}
+    async with running.http.get(running.url + "/healthz") as resp:
+        assert resp.status == 200
+
+
+@contextlib.asynccontextmanager
+async def _write_blocked(running):
+    """Another connection holds the write lock (SQLite) or a lock on the heartbeat table (PostgreSQL)."""
+    if running.database_url.startswith("postgresql"):
+        import asyncpg
+
+        conn = await asyncpg.connect(running.database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        transaction = conn.transaction()
+        await transaction.start()
+        await conn.execute("LOCK TABLE heartbeat IN EXCLUSIVE MODE")  # reads still work; writes wait
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+            await conn.close()
+        return
+    import sqlite3
+
     blocker = sqlite3.connect(running.db, timeout=0, isolation_level=None)
     try:
         blocker.execute("BEGIN IMMEDIATE")  # reads still work; writes cannot get in
-        async with running.http.get(running.url + "/healthz") as resp:
-            assert resp.status == 503 and (await resp.json()) == {"ok": False}
+        yield
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    async with running.http.get(running.url + "/healthz") as resp:
-        assert resp.status == 200
 
 
 async def test_help_lists_every_subcommand_from_the_registry(running, slack):
