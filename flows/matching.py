@@ -497,13 +497,8 @@ def implausible(concept: Concept, text: str) -> str:
 
 
 def _implausible_in(concept: Concept, message: list[Sentence]) -> str:
-    if concept.magnitude is None:
-        return ""
-    values = [v for s in message for v in figures(s.text, concept.magnitude.unit)]
-    mag = concept.magnitude
-    if not values or any(mag.low / 10 <= v <= mag.high * 10 for v in values):
-        return ""
-    return implausible(concept, " ".join(s.text for s in message))
+    """Why the figures of a whole message are implausible for a concept ("" if they are not)."""
+    return implausible(concept, " ".join(s.text for s in message)) if concept.magnitude else ""
 
 
 def _fmt(value: float, unit: str) -> str:

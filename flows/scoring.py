@@ -347,8 +347,9 @@ def _judge_phase(
             evidence[cid] = ev
     wrong = {cid: ev for cid, ev in evidence.items() if ev.wrong}
     right = {cid: ev for cid, ev in evidence.items() if not ev.wrong}
-    unanswered_probes = _failed_probes(phase, guide, turns, evidence, matcher)
-    prompted = _prompted_only(phase, guide, turns, matcher, set(right))
+    probes = _probes(phase, guide, turns)
+    unanswered_probes = _failed_probes(probes, evidence)
+    prompted = _prompted_only(phase, probes, turns, matcher, set(right))
     total = guide.total_weight
     # What the candidate raised earns full credit; what came only once the interviewer asked for it
     # by name earns less, as it does with a human interviewer.
@@ -429,34 +430,33 @@ def _why_wrong(e: ConceptEvidence) -> str:
     return f"{e.wrong[0].upper()}{e.wrong[1:]} for {e.concept.name.lower()}."
 
 
-def _failed_probes(
-    phase: str, guide, turns: list[dict], right: dict[str, ConceptEvidence], matcher: ProblemMatcher
-) -> list[tuple]:
-    """Concepts the interviewer probed whose probe got an empty or unrelated answer."""
-    by_question = {c.follow_up.strip(): c for c in guide.concepts}
+def _probes(phase: str, guide, turns: list[dict]) -> list[tuple]:
+    """The interviewer's probes in a phase: (concept probed, question, reply or None)."""
+    by_question = {c.follow_up.strip(): c for c in guide.concepts if c.follow_up.strip()}
     out = []
     for question, reply in _follow_ups(turns):
         if question["phase"] != phase:
             continue
-        concept = next((c for q, c in by_question.items() if q and q in question["text"]), None)
-        if concept is None or concept.id in right:
-            continue
-        out.append((concept, question["text"], reply["text"] if reply else ""))
+        concept = next((c for q, c in by_question.items() if q in question["text"]), None)
+        if concept is not None:
+            out.append((concept, question, reply))
     return out
 
 
+def _failed_probes(probes: list[tuple], said: dict[str, ConceptEvidence]) -> list[tuple]:
+    """Concepts the interviewer probed whose probe got an empty or unrelated answer."""
+    return [
+        (concept, question["text"], reply["text"] if reply else "")
+        for concept, question, reply in probes
+        if concept.id not in said
+    ]
+
+
 def _prompted_only(
-    phase: str, guide, turns: list[dict], matcher: ProblemMatcher, covered: set[str]
+    phase: str, probes: list[tuple], turns: list[dict], matcher: ProblemMatcher, covered: set[str]
 ) -> set[str]:
     """Concepts covered only in the answer to the interviewer's probe for that very concept."""
-    by_question = {c.follow_up.strip(): c for c in guide.concepts}
-    replies: dict[str, str] = {}
-    for question, reply in _follow_ups(turns):
-        if question["phase"] != phase or reply is None:
-            continue
-        concept = next((c for q, c in by_question.items() if q and q in question["text"]), None)
-        if concept is not None and concept.id in covered:
-            replies[concept.id] = reply["text"]
+    replies = {c.id: r["text"] for c, _q, r in probes if r is not None and c.id in covered}
     if not replies:
         return set()
     out = set()

@@ -157,7 +157,9 @@ async def test_one_point_apart_resolves_to_the_rubric_and_counts_as_agreement(ll
     for name in ("requirements", "api"):
         phase = phase_of(merged, name)
         assert phase["llm_score"] == one_apart(rubric[name])
-        assert phase["score"] == phase["rubric_score"] == rubric[name], "a half rounds toward the rubric"
+        assert phase["score"] == phase["rubric_score"] == rubric[name], (
+            "a point apart: the lower of the two, the rubric's here"
+        )
         assert phase["source"] == "both" and "disagreement" not in phase
     assert merged["llm"]["notes"] == []
 
