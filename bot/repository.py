@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import InterviewRow, RecapRow, TurnRow
-from flows.engine import Interview
+from flows.engine import Interview, Turn
 from flows.problem import Problem
 from flows.snapshot import from_snapshot, to_snapshot
 from problems import load_bank
@@ -71,7 +71,7 @@ class InterviewRepository:
                 creator_id=placement.creator_id,
                 pace=placement.pace,
                 clock_origin=placement.clock_origin,
-                state=json.dumps(to_snapshot(interview)),
+                state=json.dumps(to_snapshot(interview, with_turns=False)),
                 version=0,
                 created_at=_now(),
             )
@@ -99,7 +99,7 @@ class InterviewRepository:
         values = {
             "status": interview.status,
             "end_reason": interview.end_reason,
-            "state": json.dumps(to_snapshot(interview)),
+            "state": json.dumps(to_snapshot(interview, with_turns=False)),
             "version": InterviewRow.version + 1,
         }
         if interview.status == "ended":
@@ -132,7 +132,7 @@ class InterviewRepository:
         """Rows from the first turn that differs on (usually just the appended ones)."""
         first = 0
         old, new = before.turns, after.turns
-        while first < min(len(old), len(new)) and old[first] == new[first]:
+        while first < min(len(old), len(new)) and (old[first] is new[first] or old[first] == new[first]):
             first += 1
         for seq in range(first, len(new)):
             values = self._turn_values(after, new[seq])
@@ -168,17 +168,44 @@ class InterviewRepository:
                 )
 
     async def load(self, interview_id: str) -> tuple[Interview, InterviewRow] | None:
-        """The interview (rebuilt from its snapshot) and its row, or None."""
+        """The interview (rebuilt from its snapshot and turns) and its row, or None."""
         async with self._sessions() as session:
             row = await session.get(InterviewRow, interview_id)
-        if row is None:
-            return None
-        return self.rebuild(row), row
+            if row is None:
+                return None
+            return await self.rebuild_in(session, row), row
 
-    def rebuild(self, row: InterviewRow) -> Interview:
-        """The engine's interview from a stored row."""
+    async def rebuild(self, row: InterviewRow) -> Interview:
+        """The engine's interview from a stored row (its turns read from their rows)."""
+        async with self._sessions() as session:
+            return await self.rebuild_in(session, row)
+
+    async def rebuild_in(self, session: AsyncSession, row: InterviewRow) -> Interview:
+        """`rebuild` inside a session the caller holds. The stored state leaves the turns out (they
+        are rows of their own, appended one by one); a state stored before that still holds them."""
         bank = self._bank if self._bank is not None else load_bank()
-        return from_snapshot(json.loads(row.state), bank[row.problem])
+        data = json.loads(row.state)
+        turns = None
+        if "turns" not in data:
+            started = float(data.get("started_at") or 0.0)
+            rows = await session.execute(
+                select(
+                    TurnRow.at,
+                    TurnRow.phase,
+                    TurnRow.role,
+                    TurnRow.text,
+                    TurnRow.message_id,
+                    TurnRow.user_id,
+                    TurnRow.kind,
+                )
+                .where(TurnRow.interview_id == row.id)
+                .order_by(TurnRow.seq)
+            )
+            turns = [
+                Turn(started + at, phase, role, text, message_id or "", user or "", kind or "")
+                for at, phase, role, text, message_id, user, kind in rows.all()
+            ]
+        return from_snapshot(data, bank[row.problem], turns)
 
     async def turns(self, interview_id: str) -> list[TurnRow]:
         """The stored turns of an interview, in order."""

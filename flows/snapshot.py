@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from collections.abc import Iterable
+from dataclasses import fields
 
 from flows.engine import Interview, PhaseRecord, Turn
 from flows.problem import Problem
 
-SNAPSHOT_VERSION = 1
+# 2: the turns may be kept apart (an adapter that stores each turn as its own row); 1 always held them.
+SNAPSHOT_VERSION = 2
 _TUPLE_FIELDS = ("covered", "asked", "hints_given", "fired", "wrapped")
 
 
-def to_snapshot(interview: Interview) -> dict:
-    """The interview's state as JSON-ready data (the problem by its slug)."""
-    data = {f.name: getattr(interview, f.name) for f in fields(interview) if f.name != "problem"}
+def _plain(record) -> dict:
+    """A flat dataclass (Turn, PhaseRecord) as a dict; their fields are all plain values."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def to_snapshot(interview: Interview, with_turns: bool = True) -> dict:
+    """The interview's state as JSON-ready data (the problem by its slug).
+
+    `with_turns=False` leaves the turns out, for an adapter that stores them apart (one row per
+    turn, appended): the snapshot then stays the same size however long the interview runs, and
+    `from_snapshot` takes the turns back as an argument."""
+    data = {
+        f.name: getattr(interview, f.name) for f in fields(interview) if f.name not in ("problem", "turns")
+    }
     data["problem"] = interview.problem.slug
-    data["turns"] = [asdict(t) for t in interview.turns]
-    data["phases"] = [asdict(p) for p in interview.phases]
+    if with_turns:
+        data["turns"] = [_plain(t) for t in interview.turns]
+    data["phases"] = [_plain(p) for p in interview.phases]
     data["suggestions"] = [list(s) for s in interview.suggestions]
     for name in _TUPLE_FIELDS:
         data[name] = list(data[name])
@@ -24,13 +38,17 @@ def to_snapshot(interview: Interview) -> dict:
     return data
 
 
-def from_snapshot(data: dict, problem: Problem) -> Interview:
-    """Rebuild an interview from `to_snapshot` data and its problem."""
+def from_snapshot(data: dict, problem: Problem, turns: Iterable[Turn] | None = None) -> Interview:
+    """Rebuild an interview from `to_snapshot` data and its problem; `turns` for a snapshot taken
+    without them (the turns the snapshot holds win, if it holds any)."""
     if data.get("problem") != problem.slug:
         raise ValueError(f"snapshot is for {data.get('problem')!r}, not {problem.slug!r}")
     known = {f.name for f in fields(Interview)}
     values = {k: v for k, v in data.items() if k in known and k != "problem"}
-    values["turns"] = tuple(Turn(**t) for t in data.get("turns", []))
+    if "turns" in data:
+        values["turns"] = tuple(Turn(**t) for t in data["turns"])
+    else:
+        values["turns"] = tuple(turns or ())
     values["phases"] = tuple(PhaseRecord(**p) for p in data.get("phases", []))
     values["suggestions"] = tuple(tuple(s) for s in data.get("suggestions", []))
     for name in _TUPLE_FIELDS:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import sqlite3
 from pathlib import Path
@@ -175,8 +174,9 @@ async def test_a_briefly_locked_database_delays_a_step_and_stores_it_once(tiny, 
         assert after is not None
         turns = _rows(tmp_path, "SELECT text FROM turns WHERE role = 'candidate'")
         assert turns == [("users upload text",)]
-        state = json.loads(_rows(tmp_path, "SELECT state FROM interviews")[0][0])
-        assert [t["text"] for t in state["turns"] if t["role"] == "candidate"] == ["users upload text"]
+        assert _rows(tmp_path, "SELECT version FROM interviews") == [(1,)]  # saved once
+        reloaded, _ = await runner.repository.load("r1")  # from the rows, not from memory
+        assert [t.text for t in reloaded.turns if t.role == "candidate"] == ["users upload text"]
     finally:
         blocker.close()
         await runner.outbox.stop()
@@ -244,4 +244,43 @@ async def test_with_a_timer_window_only_timers_due_soon_hold_a_job_and_later_one
         assert ("w", "idle") not in timers.armed
     finally:
         await outbox.stop()
+        await engine.dispose()
+
+
+async def test_the_stored_state_keeps_the_same_size_however_many_turns(tiny, db_url, tmp_path):
+    engine, runner, _ = await _started(db_url, tiny)
+    try:
+        sizes = []
+        for n in range(60):
+            text = f"users paste text number {n} and get a short link back"
+            await runner.apply("r1", lambda iv, row, now, t=text, n=n: Answer(now, t, message_id=f"m{n}"))
+            if n in (9, 59):
+                sizes.append(_rows(tmp_path, "SELECT length(state) FROM interviews")[0][0])
+        turns = _rows(tmp_path, "SELECT count(*) FROM turns WHERE role = 'candidate'")[0][0]
+        assert turns == 60  # every turn is a row of its own
+        assert abs(sizes[1] - sizes[0]) < 200, sizes  # 50 more answers, the state not 50 texts longer
+        reloaded, _ = await runner.repository.load("r1")  # rebuilt from the rows, not from memory
+        assert [t.message_id for t in reloaded.turns if t.role == "candidate"] == [f"m{n}" for n in range(60)]
+    finally:
+        await runner.outbox.stop()
+        await engine.dispose()
+
+
+async def test_a_runner_steps_from_what_another_process_stored_not_from_its_memory(tiny, db_url, tmp_path):
+    engine, first, _ = await _started(db_url, tiny)
+    second, _ = make_runner(first.sessions, {"paste-bin": tiny})  # as another process would
+    try:
+
+        def answer(text):
+            return lambda iv, row, now: Answer(now, text, message_id=text)
+
+        await first.apply("r1", answer("one"))
+        await second.apply("r1", answer("two"))  # the first runner's copy is now one version behind
+        after = await first.apply("r1", answer("three"))
+        assert [t.text for t in after.turns if t.role == "candidate"] == ["one", "two", "three"]
+        texts = _rows(tmp_path, "SELECT text FROM turns WHERE role = 'candidate' ORDER BY seq")
+        assert texts == [("one",), ("two",), ("three",)]
+    finally:
+        await first.outbox.stop()
+        await second.outbox.stop()
         await engine.dispose()

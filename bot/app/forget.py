@@ -123,7 +123,7 @@ async def forget_in(
         row = await session.get(InterviewRow, interview_id, populate_existing=True)
         if row is None:
             continue
-        interview = repository.rebuild(row)
+        interview = await repository.rebuild_in(session, row)
         texts = [t.text for t in interview.turns if t.user == user]
         their_turns += len(texts)
         if texts:

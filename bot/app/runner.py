@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -51,6 +52,9 @@ SAVE_ATTEMPTS = 12
 LATE_TOLERANCE = 1.0
 FALLBACK_TIMER = "scorecard:fallback"
 FALLBACK_SECONDS = 24 * 3600
+# Interviews kept in memory between steps, by stored version: a step reads only the interview's row
+# (its state is small: the turns are rows of their own), not every turn again. Most recently used.
+CACHE_SIZE = 4096
 MakeEvent = Callable[[Interview, InterviewRow, float], Event | Tell | None]
 
 
@@ -93,6 +97,7 @@ class InterviewRunner:
         # ones as they come near, so start-up and memory grow with what is due soon, not what is open.
         self.timer_window = timer_window
         self._locks: dict[str, asyncio.Lock] = {}
+        self._cache: OrderedDict[str, tuple[int, Interview]] = OrderedDict()
         self.inbox = InboxWorker(self)
         self._inflight = 0
         self._idle = asyncio.Event()
@@ -128,6 +133,24 @@ class InterviewRunner:
     def _lock(self, interview_id: str) -> asyncio.Lock:
         return self._locks.setdefault(interview_id, asyncio.Lock())
 
+    def _remember(self, interview: Interview, version: int) -> None:
+        """Keep the interview as stored at `version` (after its transaction committed)."""
+        if interview.status == "ended":
+            self._cache.pop(interview.id, None)
+            return
+        self._cache[interview.id] = (version, interview)
+        self._cache.move_to_end(interview.id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    async def _current(self, session: AsyncSession, row: InterviewRow) -> Interview:
+        """The interview a stored row holds: from memory if nobody (no process) saved it since."""
+        kept = self._cache.get(row.id)
+        if kept is not None and kept[0] == row.version:
+            self._cache.move_to_end(row.id)
+            return kept[1]
+        return await self.repository.rebuild_in(session, row)
+
     # ------------------------------------------------------------ starting
 
     async def create(
@@ -143,6 +166,7 @@ class InterviewRunner:
                         await self.repository.add_in(session, after, placement, minutes)
                         row = await session.get(InterviewRow, after.id)
                         effects = await self._record(session, row, after, effects)
+                    self._remember(after, row.version)
                     break
                 except IntegrityError:
                     return None
@@ -212,11 +236,12 @@ class InterviewRunner:
     ) -> tuple[InterviewRow, Interview, list[Effect]] | None:
         async with self.sessions() as reader:
             row = await reader.get(InterviewRow, interview_id)
-        if row is None:  # forgotten or purged meanwhile
+            interview = None if row is None else await self._current(reader, row)
+        if row is None or interview is None:  # forgotten or purged meanwhile
+            self._cache.pop(interview_id, None)
             if inbox_id is not None:
                 await settle_inbox_row(self.sessions, inbox_id, "dropped")
             return None
-        interview = self.repository.rebuild(row)
         event = make_event(interview, row, self.at(row, self.clock()))
         if event is None:
             after, effects = interview, []
@@ -243,9 +268,14 @@ class InterviewRunner:
                 return None
             if after == interview and not effects:
                 return None  # nothing changes (the inbox row is marked applied all the same)
+            version = row.version
             if after != interview:
-                await self.repository.save_in(session, after, expected_version=row.version, before=interview)
-            return row, after, await self._record(session, row, after, effects)
+                version = await self.repository.save_in(
+                    session, after, expected_version=row.version, before=interview
+                )
+            effects = await self._record(session, row, after, effects)
+        self._remember(after, version)
+        return row, after, effects
 
     async def _take_inbox(self, session: AsyncSession, inbox_id: int) -> bool:
         result = await session.execute(
@@ -398,6 +428,8 @@ class InterviewRunner:
                         continue
                 for interview_id, timer_id in dropped:
                     self.timers.disarm(interview_id, timer_id)
+                for interview_id in ids:  # no copy of what they said stays in memory either
+                    self._cache.pop(interview_id, None)
                 return forgotten
         raise RuntimeError(f"could not forget a user after {SAVE_ATTEMPTS} attempts")
 
@@ -417,6 +449,8 @@ class InterviewRunner:
         for interview_id, timer_id in dropped:
             self.timers.disarm(interview_id, timer_id)
             self._locks.pop(interview_id, None)
+        if count:
+            self._cache.clear()  # the purged ones are gone; the rest are read again when next stepped
         return count
 
     async def prune(self, before: float) -> None:

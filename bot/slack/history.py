@@ -110,7 +110,7 @@ async def export_document(service: InterviewService, user: str) -> dict:
     out = []
     for p in reversed(await past_interviews(service, user)):
         try:
-            transcript = to_transcript(service.repository.rebuild(p.row))
+            transcript = to_transcript(await service.repository.rebuild(p.row))
         except (KeyError, ValueError):  # a problem no longer in the bank
             transcript = None
         out.append(
