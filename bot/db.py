@@ -9,7 +9,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -153,3 +154,19 @@ class SerialWriter:
         """A write transaction, once the writes ahead of it have committed."""
         async with self._lock, self._sessions.begin() as session:
             yield session
+
+
+def insert_ignoring_duplicates(dialect: str, table: Table, keys: list[str]):
+    """INSERT ... ON CONFLICT (keys) DO NOTHING for SQLite or PostgreSQL: a row whose key is taken
+    is skipped, not an error, so one statement can store many rows that may include replays."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+def upsert(dialect: str, table: Table, keys: list[str], values: dict):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET the non-key values, for SQLite or PostgreSQL."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).values(**values)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={k: v for k, v in values.items() if k not in keys}
+    )

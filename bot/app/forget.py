@@ -142,6 +142,7 @@ async def forget_in(
                 user_id=None if row.user_id == user else row.user_id,
                 interviewer_id=None if row.interviewer_id == user else row.interviewer_id,
                 creator_id=None if row.creator_id == user else row.creator_id,
+                version=InterviewRow.version + 1,  # a copy kept in memory is stale now
             )
             .execution_options(synchronize_session=False)
         )

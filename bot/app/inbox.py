@@ -11,14 +11,16 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.db import insert_ignoring_duplicates
 from bot.models import InboxRow, InterviewRow
 from flows.engine import Interview
 from flows.events import Answer, Cancel, Control, Edit, Event, Tell
@@ -32,6 +34,8 @@ log = logging.getLogger("interview_bot.inbox")
 SAVE_ATTEMPTS = 12
 INBOX_POLL_SECONDS = 1.0
 INBOX_BATCH = 100
+STORE_BATCH = 500  # inbox items stored in one transaction (group commit) at most
+THREADS_KEPT = 20000  # thread -> interview id, remembered (a thread never changes its interview)
 CANCEL_REFUSAL = "Only the interviewer, the candidate or whoever started it can cancel this interview."
 
 
@@ -83,7 +87,13 @@ class InboxWorker:
         self.handlers: dict[str, Callable[[InboxItem], Awaitable[None]]] = {}
         self._lanes: dict[str, asyncio.Task] = {}
         self._dirty: set[str] = set()  # lanes kicked since their last look at the inbox
+        # Rows stored by this process, handed to their lane directly: no read of the inbox to find them.
+        self._handed: dict[str, deque[InboxRow]] = {}
+        self._threads: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._poll: asyncio.Task | None = None
+        # Items waiting to be stored: one transaction stores all that arrived meanwhile (group commit).
+        self._to_store: list[tuple[InboxItem, asyncio.Future]] = []
+        self._storing: asyncio.Task | None = None
 
     def start(self) -> None:
         """Apply what a previous run stored but did not apply, and keep watching."""
@@ -99,21 +109,69 @@ class InboxWorker:
             self._poll = None
 
     async def submit(self, item: InboxItem) -> bool:
-        """Store what a person sent (this is the claim on its key); False if it was stored before."""
+        """Store what a person sent (this is the claim on its key); False if it was stored before.
+
+        Items submitted while a store is under way are stored together in the next transaction,
+        so under load the acknowledgements share commits instead of queueing for one each."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._to_store.append((item, future))
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.create_task(self._store_waiting(), name="inbox-store")
+        row = await future
+        if row is None:
+            return False
+        if item.kind != "seen":
+            lane = f"{item.channel}|{item.thread_ts}"
+            self._handed.setdefault(lane, deque()).append(row)
+            self._start_lane(item.channel, item.thread_ts)
+        return True
+
+    async def _store_waiting(self) -> None:
+        while self._to_store:
+            batch, self._to_store = self._to_store[:STORE_BATCH], self._to_store[STORE_BATCH:]
+            try:
+                stored = await self._store(batch)
+            except Exception as exc:  # noqa: BLE001 - every waiting acknowledgement hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            seen: set[str] = set()
+            for item, future in batch:
+                key = item.key[:160]
+                row = stored.get(key) if key not in seen else None  # the same key twice: one claim
+                seen.add(key)
+                if not future.done():
+                    future.set_result(row)
+
+    async def _store(self, batch: list[tuple[InboxItem, asyncio.Future]]) -> dict[str, InboxRow]:
+        """Insert the items, skipping keys already claimed; the rows stored, by key."""
+        rows = {}
+        for item, _ in batch:
+            rows.setdefault(item.key[:160], self._inbox_row(item))
+        values = [
+            {c.name: getattr(r, c.name) for c in InboxRow.__table__.columns if c.name != "id"}
+            for r in rows.values()
+        ]
         for attempt in range(SAVE_ATTEMPTS):
             try:
                 async with self.sessions.begin() as session:
-                    session.add(self._inbox_row(item))
+                    connection = await session.connection()
+                    statement = insert_ignoring_duplicates(connection.dialect.name, InboxRow.__table__, ["key"])
+                    result = await connection.execute(
+                        statement.returning(InboxRow.__table__.c.id, InboxRow.__table__.c.key), values
+                    )
+                    ids = {key: inbox_id for inbox_id, key in result.all()}
                 break
-            except IntegrityError:
-                return False
-            except OperationalError:  # briefly locked: the caller has not acknowledged yet, so wait
+            except OperationalError:  # briefly locked: the callers have not acknowledged yet, so wait
                 await asyncio.sleep(0.02 * (attempt + 1))
         else:
             raise RuntimeError("the database stayed locked while storing an inbox item")
-        if item.kind != "seen":
-            self.kick(item.channel, item.thread_ts)
-        return True
+        stored = {}
+        for key, inbox_id in ids.items():
+            rows[key].id = inbox_id
+            stored[key] = rows[key]
+        return stored
 
     def _inbox_row(self, item: InboxItem) -> InboxRow:
         return InboxRow(
@@ -131,8 +189,11 @@ class InboxWorker:
 
     def kick(self, channel: str, thread_ts: str) -> None:
         """Apply the pending inbox rows of one thread (in order), starting now."""
+        self._dirty.add(f"{channel}|{thread_ts}")
+        self._start_lane(channel, thread_ts)
+
+    def _start_lane(self, channel: str, thread_ts: str) -> None:
         lane = f"{channel}|{thread_ts}"
-        self._dirty.add(lane)
         task = self._lanes.get(lane)
         if task is None or task.done():
             task = asyncio.create_task(self._run_lane(channel, thread_ts), name=f"inbox:{lane}")
@@ -184,7 +245,17 @@ class InboxWorker:
     async def _run_lane(self, channel: str, thread_ts: str) -> None:
         lane = f"{channel}|{thread_ts}"
         while True:
+            handed = self._handed.get(lane)
+            if handed:
+                row = handed.popleft()
+                with self.runner.busy():
+                    await self._take(row)
+                continue
+            self._handed.pop(lane, None)
+            if lane not in self._dirty:
+                return
             self._dirty.discard(lane)
+            # Kicked by the poll (rows another process or a previous run left) or by a restart.
             async with self.sessions() as session:
                 rows = list(
                     await session.scalars(
@@ -198,13 +269,11 @@ class InboxWorker:
                         .limit(INBOX_BATCH)
                     )
                 )
-            if not rows:
-                if lane in self._dirty:
-                    continue  # a row was stored while it looked: look again
-                return
             for row in rows:
                 with self.runner.busy():
                     await self._take(row)
+            if len(rows) == INBOX_BATCH:
+                self._dirty.add(lane)  # more where these came from
 
     async def _take(self, row: InboxRow) -> None:
         item = InboxItem(
@@ -212,11 +281,11 @@ class InboxWorker:
         )
         try:
             if item.kind in ("message", "edit", "control"):
-                interview = await self._interview_for(item)
-                if interview is None:
+                interview_id = await self._interview_for(item)
+                if interview_id is None:
                     await settle_inbox_row(self.sessions, row.id, "dropped")
                     return
-                await self.runner.apply(interview.id, self._event_for(item), inbox_id=row.id)
+                await self.runner.apply(interview_id, self._event_for(item), inbox_id=row.id)
                 return
             handler = self.handlers.get(item.kind)
             if handler is not None:
@@ -227,22 +296,40 @@ class InboxWorker:
             log.exception("could not apply inbox item %s (%s)", row.id, row.kind)
             await settle_inbox_row(self.sessions, row.id, "failed", keep_text=True)
 
-    async def _interview_for(self, item: InboxItem) -> InterviewRow | None:
+    def forget_threads(self, interview_ids: set[str] | None = None) -> None:
+        """Interviews deleted (forget me, a purge): their threads may hold a new one later."""
+        for where, interview_id in list(self._threads.items()):
+            if interview_ids is None or interview_id in interview_ids:
+                del self._threads[where]
+
+    async def _interview_for(self, item: InboxItem) -> str | None:
+        """The id of the interview an item is for (a message: the open one in its thread)."""
+        if item.kind == "control":
+            return item.data.get("interview_id") or None
+        where = (item.channel, item.thread_ts)
+        known = self._threads.get(where)
+        if known is not None:
+            return known  # an interview that has ended since ignores it (see _event_for)
         async with self.sessions() as session:
-            if item.kind == "control":
-                return await session.get(InterviewRow, item.data.get("interview_id", ""))
-            return await session.scalar(
-                select(InterviewRow).where(
+            found = await session.scalar(
+                select(InterviewRow.id).where(
                     InterviewRow.channel == item.channel,
                     InterviewRow.thread_ts == item.thread_ts,
                     InterviewRow.status != "ended",
                 )
             )
+        if found is not None:
+            self._threads[where] = found
+            while len(self._threads) > THREADS_KEPT:
+                self._threads.popitem(last=False)
+        return found
 
     def _event_for(self, item: InboxItem) -> MakeEvent:
         """The engine event an inbox item is, decided against the row it is applied to."""
 
         def make(iv: Interview, row: InterviewRow, now: float) -> Event | Tell | None:
+            if item.kind in ("message", "edit") and iv.status == "ended":
+                return None  # said in the thread after the interview ended: not part of it
             if item.kind == "control" and item.data.get("word") == "cancel":
                 if item.user not in (row.interviewer_id, row.user_id, row.creator_id):
                     return Tell(item.user, CANCEL_REFUSAL)

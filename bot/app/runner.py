@@ -27,6 +27,7 @@ from bot.app.forget import Forgotten, forget_in, purge_in
 from bot.app.inbox import InboxWorker, settle_inbox_row
 from bot.app.outbox import OutboxSender
 from bot.app.ports import Clock, Place, Timers
+from bot.db import upsert
 from bot.llm import LlmConfig, llm_review
 from bot.models import InboxRow, InterviewRow, OutboxRow, RecapRow, TimerRow, TurnRow
 from bot.repository import InterviewRepository, Placement, StaleInterview
@@ -55,6 +56,12 @@ FALLBACK_SECONDS = 24 * 3600
 # Interviews kept in memory between steps, by stored version: a step reads only the interview's row
 # (its state is small: the turns are rows of their own), not every turn again. Most recently used.
 CACHE_SIZE = 4096
+
+
+class _AlreadyDone(Exception):
+    """The inbox row or timer a step was for was taken by another process: roll the step back."""
+
+
 MakeEvent = Callable[[Interview, InterviewRow, float], Event | Tell | None]
 
 
@@ -97,7 +104,7 @@ class InterviewRunner:
         # ones as they come near, so start-up and memory grow with what is due soon, not what is open.
         self.timer_window = timer_window
         self._locks: dict[str, asyncio.Lock] = {}
-        self._cache: OrderedDict[str, tuple[int, Interview]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[int, Interview, InterviewRow]] = OrderedDict()
         self.inbox = InboxWorker(self)
         self._inflight = 0
         self._idle = asyncio.Event()
@@ -133,23 +140,17 @@ class InterviewRunner:
     def _lock(self, interview_id: str) -> asyncio.Lock:
         return self._locks.setdefault(interview_id, asyncio.Lock())
 
-    def _remember(self, interview: Interview, version: int) -> None:
-        """Keep the interview as stored at `version` (after its transaction committed)."""
+    def _remember(self, interview: Interview, version: int, row: InterviewRow) -> None:
+        """Keep the interview (and its row) as stored at `version`, after its transaction committed.
+        Every change to an interview row raises its version, so a copy that is no longer current
+        fails the next step's conditional write (StaleInterview) and is read again."""
         if interview.status == "ended":
             self._cache.pop(interview.id, None)
             return
-        self._cache[interview.id] = (version, interview)
+        self._cache[interview.id] = (version, interview, row)
         self._cache.move_to_end(interview.id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-
-    async def _current(self, session: AsyncSession, row: InterviewRow) -> Interview:
-        """The interview a stored row holds: from memory if nobody (no process) saved it since."""
-        kept = self._cache.get(row.id)
-        if kept is not None and kept[0] == row.version:
-            self._cache.move_to_end(row.id)
-            return kept[1]
-        return await self.repository.rebuild_in(session, row)
 
     # ------------------------------------------------------------ starting
 
@@ -166,7 +167,7 @@ class InterviewRunner:
                         await self.repository.add_in(session, after, placement, minutes)
                         row = await session.get(InterviewRow, after.id)
                         effects = await self._record(session, row, after, effects)
-                    self._remember(after, row.version)
+                    self._remember(after, row.version, row)
                     break
                 except IntegrityError:
                     return None
@@ -234,14 +235,20 @@ class InterviewRunner:
     async def _apply_once(
         self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
     ) -> tuple[InterviewRow, Interview, list[Effect]] | None:
-        async with self.sessions() as reader:
-            row = await reader.get(InterviewRow, interview_id)
-            interview = None if row is None else await self._current(reader, row)
-        if row is None or interview is None:  # forgotten or purged meanwhile
-            self._cache.pop(interview_id, None)
-            if inbox_id is not None:
-                await settle_inbox_row(self.sessions, inbox_id, "dropped")
-            return None
+        kept = self._cache.get(interview_id)
+        if kept is not None:  # as this process last stored it; the write below checks it is still so
+            version, interview, row = kept
+            self._cache.move_to_end(interview_id)
+        else:
+            async with self.sessions() as reader:
+                row = await reader.get(InterviewRow, interview_id)
+                interview = None if row is None else await self.repository.rebuild_in(reader, row)
+            if row is None or interview is None:  # forgotten or purged meanwhile
+                self.inbox.forget_threads({interview_id})
+                if inbox_id is not None:
+                    await settle_inbox_row(self.sessions, inbox_id, "dropped")
+                return None
+            version = row.version
         event = make_event(interview, row, self.at(row, self.clock()))
         if event is None:
             after, effects = interview, []
@@ -251,30 +258,39 @@ class InterviewRunner:
             # Pure, but the step that ends an interview scores it, which can take seconds: off the loop.
             after, effects = await asyncio.to_thread(step, interview, event)
             effects = await self._review(after, effects)
-        async with self.sessions.begin() as session:
-            # The write lock (SQLite) or the row lock (PostgreSQL), taken only if nobody saved a newer
-            # version since the read: otherwise StaleInterview, and the caller reads and steps again.
-            locked = await session.execute(
-                update(InterviewRow)
-                .where(InterviewRow.id == interview_id, InterviewRow.version == row.version)
-                .values(version=InterviewRow.version)
-                .execution_options(synchronize_session=False)
-            )
-            if locked.rowcount != 1:
-                raise StaleInterview(interview_id)
-            if inbox_id is not None and not await self._take_inbox(session, inbox_id):
-                return None  # another process applied it
-            if claim is not None and not await self._claim_timer(session, interview_id, claim):
-                return None
-            if after == interview and not effects:
-                return None  # nothing changes (the inbox row is marked applied all the same)
-            version = row.version
-            if after != interview:
-                version = await self.repository.save_in(
-                    session, after, expected_version=row.version, before=interview
-                )
-            effects = await self._record(session, row, after, effects)
-        self._remember(after, version)
+        try:
+            async with self.sessions.begin() as session:
+                # First the interview's write lock (SQLite) or row lock (PostgreSQL), taken only if
+                # nobody saved a newer version since it was read: otherwise StaleInterview, and the
+                # caller reads and steps again. Saving the new state is that lock when there is one.
+                if after != interview:
+                    stored = await self.repository.save_in(
+                        session, after, expected_version=version, before=interview
+                    )
+                else:
+                    locked = await session.execute(
+                        update(InterviewRow)
+                        .where(InterviewRow.id == interview_id, InterviewRow.version == version)
+                        .values(version=InterviewRow.version)
+                        .execution_options(synchronize_session=False)
+                    )
+                    if locked.rowcount != 1:
+                        raise StaleInterview(interview_id)
+                    stored = version
+                if inbox_id is not None and not await self._take_inbox(session, inbox_id):
+                    raise _AlreadyDone  # another process applied it: undo the save
+                if claim is not None and not await self._claim_timer(session, interview_id, claim):
+                    raise _AlreadyDone
+                if effects:
+                    effects = await self._record(session, row, after, effects)
+        except _AlreadyDone:
+            return None
+        except StaleInterview:
+            self._cache.pop(interview_id, None)
+            raise
+        self._remember(after, stored, row)
+        if after == interview and not effects:
+            return None  # nothing changed (the inbox row is marked applied all the same)
         return row, after, effects
 
     async def _take_inbox(self, session: AsyncSession, inbox_id: int) -> bool:
@@ -354,19 +370,17 @@ class InterviewRunner:
     async def _upsert_timer(
         self, session: AsyncSession, interview_id: str, timer_id: str, due: float
     ) -> None:
-        existing = await session.get(TimerRow, (interview_id, timer_id))
-        if existing is None:
-            session.add(
-                TimerRow(
-                    interview_id=interview_id,
-                    timer_id=timer_id,
-                    due_at=due,
-                    state="pending",
-                    updated_at=self.clock(),
-                )
-            )
-        else:
-            existing.due_at, existing.state, existing.updated_at = due, "pending", self.clock()
+        values = {
+            "interview_id": interview_id,
+            "timer_id": timer_id,
+            "due_at": due,
+            "state": "pending",
+            "updated_at": self.clock(),
+        }
+        connection = await session.connection()
+        await connection.execute(
+            upsert(connection.dialect.name, TimerRow.__table__, ["interview_id", "timer_id"], values)
+        )
 
     async def _cancel_timer(self, session: AsyncSession, interview_id: str, timer_id: str) -> None:
         await session.execute(
@@ -430,6 +444,7 @@ class InterviewRunner:
                     self.timers.disarm(interview_id, timer_id)
                 for interview_id in ids:  # no copy of what they said stays in memory either
                     self._cache.pop(interview_id, None)
+                self.inbox.forget_threads(ids)
                 return forgotten
         raise RuntimeError(f"could not forget a user after {SAVE_ATTEMPTS} attempts")
 
@@ -451,6 +466,7 @@ class InterviewRunner:
             self._locks.pop(interview_id, None)
         if count:
             self._cache.clear()  # the purged ones are gone; the rest are read again when next stepped
+            self.inbox.forget_threads()
         return count
 
     async def prune(self, before: float) -> None:
