@@ -157,7 +157,9 @@ class InboxWorker:
             try:
                 async with self.sessions.begin() as session:
                     connection = await session.connection()
-                    statement = insert_ignoring_duplicates(connection.dialect.name, InboxRow.__table__, ["key"])
+                    statement = insert_ignoring_duplicates(
+                        connection.dialect.name, InboxRow.__table__, ["key"]
+                    )
                     result = await connection.execute(
                         statement.returning(InboxRow.__table__.c.id, InboxRow.__table__.c.key), values
                     )

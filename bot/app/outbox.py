@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import OrderedDict, deque
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
@@ -27,6 +28,7 @@ LEASE_SECONDS = 15.0
 FIRST_RETRY_SECONDS = 0.25
 MAX_RETRY_SECONDS = 5.0
 POLL_SECONDS = 1.0
+CLEAR_KEPT = 20000  # interviews known to have nothing waiting (one that is forgotten goes the slow way)
 BATCH = 20  # rows leased at once per lane: one transaction to claim them, one to mark them sent  # rows written by another process are picked up at least this often
 
 
@@ -50,6 +52,12 @@ class OutboxSender:
         self.clock = clock
         self._lanes: dict[str, asyncio.Task] = {}
         self._dirty: set[str] = set()  # lanes kicked since their last look at the table
+        # Interviews whose rows this sender has all delivered (or that are new): the runner stores
+        # their next rows already leased to it and hands them over, with no claim of their own.
+        self._clear: OrderedDict[str, None] = OrderedDict()  # most recent last, at most CLEAR_KEPT
+        self._handed: dict[str, deque[OutboxRow]] = {}
+        self._to_mark: list[tuple[list[int], asyncio.Future]] = []  # sent rows, marked together
+        self._marking: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task | None = None
         self._stopping = False
@@ -76,6 +84,33 @@ class OutboxSender:
             _, pending = await asyncio.wait(lanes, timeout=timeout)
             for task in pending:
                 task.cancel()
+
+    def takes(self, interview_id: str) -> bool:
+        """Whether the next rows of an interview may be stored leased to this sender and handed to
+        it (`hand`): nothing of that interview waits in the table before them."""
+        return not self._stopping and interview_id in self._clear
+
+    def is_new(self, interview_id: str) -> None:
+        """An interview created by this process: it has no rows anywhere yet."""
+        self._mark_clear(interview_id)
+
+    def _mark_clear(self, interview_id: str) -> None:
+        self._clear[interview_id] = None
+        self._clear.move_to_end(interview_id)
+        while len(self._clear) > CLEAR_KEPT:
+            self._clear.popitem(last=False)
+
+    def hand(self, interview_id: str, rows: list[OutboxRow]) -> None:
+        """Rows the runner committed leased to this sender (see `takes`): deliver them in order."""
+        if not rows:
+            return
+        if self._stopping or interview_id not in self._clear:
+            # The lane started waiting on a retry meanwhile: back in the table, after the row it waits on.
+            task = asyncio.create_task(self._release([r.id for r in rows]))
+            task.add_done_callback(lambda _: self.kick(interview_id))
+            return
+        self._handed.setdefault(interview_id, deque()).extend(rows)
+        self._lane(interview_id)
 
     def kick(self, interview_id: str | None = None) -> None:
         """New rows were committed: start their lane now rather than at the next poll."""
@@ -141,6 +176,7 @@ class OutboxSender:
         for interview_id, (state, not_before, lease_until) in heads.items():
             due = lease_until if state == "sending" else not_before
             if due <= now:
+                self._dirty.add(interview_id)  # rows in the table: the lane claims them
                 self._lane(interview_id)
             else:
                 soonest = min(soonest, due - now)
@@ -150,12 +186,22 @@ class OutboxSender:
 
     async def _run_lane(self, interview_id: str) -> None:
         while not self._stopping:
-            self._dirty.discard(interview_id)
-            claimed = await self._claim_batch(interview_id)
-            if not claimed:
-                if interview_id in self._dirty:
-                    continue  # kicked while it looked: look again
-                return
+            handed = self._handed.pop(interview_id, None)
+            if handed:
+                claimed = [(row, False) for row in handed]
+            else:
+                if interview_id not in self._dirty and interview_id in self._clear:
+                    return  # all handed rows delivered, nothing stored for it by anyone else
+                self._dirty.discard(interview_id)
+                self._clear.pop(interview_id, None)  # until the table shows nothing is left
+                claimed = await self._claim_batch(interview_id)
+                if not claimed:
+                    if interview_id in self._dirty:
+                        continue  # kicked while it looked: look again
+                    self._mark_clear(interview_id)
+                    if self._handed.get(interview_id):
+                        continue
+                    return
             sent: list[int] = []
             untried: list[int] = []
             go_on = True
@@ -167,7 +213,10 @@ class OutboxSender:
                     untried.append(row.id)
                 else:
                     go_on = outcome == "next"
-            await self._settle(sent, "sent")
+            if not go_on:
+                self._clear.pop(interview_id, None)  # later rows go to the table, behind this one
+                untried += [r.id for r in self._handed.pop(interview_id, ())]
+            await self._mark_sent(sent)
             await self._release(untried)
             if not go_on:
                 return  # waiting on a retry: the loop starts the lane again when it is due
@@ -241,6 +290,24 @@ class OutboxSender:
             await surface.finish(place, data.get("recap") or {}, kind, ref)
         else:
             raise DeliveryFailed(f"unknown outbox kind {kind}", retryable=False)
+
+    async def _mark_sent(self, row_ids: list[int]) -> None:
+        """Mark rows sent; lanes that finish together share one transaction (group commit)."""
+        if not row_ids:
+            return
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._to_mark.append((row_ids, future))
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark_waiting(), name="outbox-mark")
+        await future
+
+    async def _mark_waiting(self) -> None:
+        while self._to_mark:
+            batch, self._to_mark = self._to_mark, []
+            await self._settle([i for ids, _ in batch for i in ids], "sent")
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     async def _release(self, row_ids: list[int]) -> None:
         """Rows leased but not tried (one before them must wait): back in the queue as they were."""

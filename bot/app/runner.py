@@ -19,13 +19,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app.forget import Forgotten, forget_in, purge_in
 from bot.app.inbox import InboxWorker, settle_inbox_row
-from bot.app.outbox import OutboxSender
+from bot.app.outbox import LEASE_SECONDS, OutboxSender
 from bot.app.ports import Clock, Place, Timers
 from bot.db import upsert
 from bot.llm import LlmConfig, llm_review
@@ -163,10 +163,11 @@ class InterviewRunner:
         with self.busy():
             for attempt in range(SAVE_ATTEMPTS):
                 try:
+                    self.outbox.is_new(after.id)
                     async with self.sessions.begin() as session:
                         await self.repository.add_in(session, after, placement, minutes)
                         row = await session.get(InterviewRow, after.id)
-                        effects = await self._record(session, row, after, effects)
+                        effects, handed = await self._record(session, row, after, effects)
                     self._remember(after, row.version, row)
                     break
                 except IntegrityError:
@@ -175,7 +176,7 @@ class InterviewRunner:
                     await asyncio.sleep(0.02 * (attempt + 1))
             else:
                 return None
-            self._after_commit(row, effects)
+            self._after_commit(row, effects, handed)
         return after
 
     # ------------------------------------------------------------ the one write path
@@ -214,8 +215,8 @@ class InterviewRunner:
                     return None
             if done is None:
                 return None
-            row, after, effects = done
-            self._after_commit(row, effects)
+            row, after, effects, handed = done
+            self._after_commit(row, effects, handed)
             return after
 
     async def _review(self, after: Interview, effects: list[Effect]) -> list[Effect]:
@@ -234,7 +235,7 @@ class InterviewRunner:
 
     async def _apply_once(
         self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
-    ) -> tuple[InterviewRow, Interview, list[Effect]] | None:
+    ) -> tuple[InterviewRow, Interview, list[Effect], list[OutboxRow]] | None:
         kept = self._cache.get(interview_id)
         if kept is not None:  # as this process last stored it; the write below checks it is still so
             version, interview, row = kept
@@ -281,8 +282,9 @@ class InterviewRunner:
                     raise _AlreadyDone  # another process applied it: undo the save
                 if claim is not None and not await self._claim_timer(session, interview_id, claim):
                     raise _AlreadyDone
+                handed: list[OutboxRow] = []
                 if effects:
-                    effects = await self._record(session, row, after, effects)
+                    effects, handed = await self._record(session, row, after, effects)
         except _AlreadyDone:
             return None
         except StaleInterview:
@@ -291,7 +293,7 @@ class InterviewRunner:
         self._remember(after, stored, row)
         if after == interview and not effects:
             return None  # nothing changed (the inbox row is marked applied all the same)
-        return row, after, effects
+        return row, after, effects, handed
 
     async def _take_inbox(self, session: AsyncSession, inbox_id: int) -> bool:
         result = await session.execute(
@@ -318,24 +320,17 @@ class InterviewRunner:
 
     async def _record(
         self, session: AsyncSession, row: InterviewRow, after: Interview, effects: list[Effect]
-    ) -> list[Effect]:
-        """The timers, recap and outbox rows of a step, in the step's transaction; the effects to arm."""
+    ) -> tuple[list[Effect], list[OutboxRow]]:
+        """The timers, recap and outbox rows of a step, in the step's transaction. Returns the
+        effects to arm, and the outbox rows stored already leased to this process's sender."""
         extra: list[Effect] = []
         now = self.clock()
         place = place_of(row).to_dict()
         token = control_token(after)
+        said: list[dict] = []
 
         def say(outbox_kind: str, **data) -> None:
-            session.add(
-                OutboxRow(
-                    interview_id=row.id,
-                    surface=row.surface,
-                    kind=outbox_kind,
-                    data=json.dumps({"place": place, **data}),
-                    state="pending",
-                    created_at=now,
-                )
-            )
+            said.append({"kind": outbox_kind, "data": json.dumps({"place": place, **data})})
 
         for effect in effects:
             if isinstance(effect, ScheduleTimer):
@@ -364,8 +359,38 @@ class InterviewRunner:
                     due = now + FALLBACK_SECONDS  # a wall-clock day, whatever the interview's pace
                     await self._upsert_timer(session, row.id, FALLBACK_TIMER, due)
                     extra.append(ScheduleTimer(FALLBACK_TIMER, self.at(row, due)))
+        handed: list[OutboxRow] = []
+        if said:
+            # Leased to this process's sender at once when nothing of the interview waits before
+            # them: it is handed the rows after the commit and needs no transaction to claim them.
+            leased = self.outbox.takes(row.id)
+            state = {"state": "sending", "attempts": 1, "lease_until": now + LEASE_SECONDS} if leased else {}
+            values = [
+                {
+                    "interview_id": row.id,
+                    "surface": row.surface,
+                    "state": "pending",
+                    "created_at": now,
+                    "attempts": 0,
+                    "not_before": 0.0,
+                    "lease_until": 0.0,
+                    "error": "",
+                    **one,
+                    **state,
+                }
+                for one in said
+            ]
+            table = OutboxRow.__table__
+            connection = await session.connection()
+            result = await connection.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), values
+            )
+            if leased:
+                handed = [
+                    OutboxRow(id=outbox_id, **v) for (outbox_id,), v in zip(result.all(), values, strict=True)
+                ]
         await session.flush()
-        return effects + extra
+        return effects + extra, handed
 
     async def _upsert_timer(
         self, session: AsyncSession, interview_id: str, timer_id: str, due: float
@@ -393,7 +418,7 @@ class InterviewRunner:
             .values(state="cancelled", updated_at=self.clock())
         )
 
-    def _after_commit(self, row: InterviewRow, effects: list[Effect]) -> None:
+    def _after_commit(self, row: InterviewRow, effects: list[Effect], handed: list[OutboxRow]) -> None:
         """Arm and disarm wake-ups for the stored timers, and start delivering what was said."""
         horizon = None if self.timer_window is None else self.clock() + self.timer_window
         for effect in effects:
@@ -407,7 +432,10 @@ class InterviewRunner:
                 self.timers.disarm(row.id, effect.timer_id)
             elif isinstance(effect, Finish):
                 self._locks.pop(row.id, None)  # nothing more will happen to it
-        self.outbox.kick(row.id)
+        if handed:
+            self.outbox.hand(row.id, handed)
+        else:
+            self.outbox.kick(row.id)
 
     # ------------------------------------------------------------ forgetting a person
 
