@@ -7,12 +7,23 @@ interviews. Requests are sent at fixed times (open loop: a slow server does not 
 generator). For each side: acknowledgements (HTTP round trips), replies (from the send to the
 stand-in receiving the reply in that thread), p50/p99, and the share handled within 3 s.
 
-Run: .venv/bin/python benchmarks/bench_serve.py [--quick]
+Then: the highest rate each side sustains (every event replied to within 3 s, none refused), on
+a ladder of rates; 1,000 warnings due in the same second (how late each reaches Slack); start-up
+with 10,000 open interviews (bootstrap until the port is open). With --postgres, the same ladder
+against one and against two `interview-bot serve` processes sharing one PostgreSQL database,
+the load spread over both as a load balancer would.
+
+Run: .venv/bin/python benchmarks/bench_serve.py [--quick] [--postgres]
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import random
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,15 +70,22 @@ async def bare_app(slack: SlackStandIn, http: aiohttp.ClientSession) -> tuple[st
 
 
 async def load(
-    http: aiohttp.ClientSession, slack: SlackStandIn, url: str, threads: list[str], rate: float, text: str
+    http: aiohttp.ClientSession,
+    slack: SlackStandIn,
+    urls: list[str],
+    threads: list[str],
+    rate: float,
+    text: str,
 ) -> dict:
-    """Send `rate` events a second for SECONDS, round-robin over `threads`; collect the figures."""
+    """Send `rate` events a second for SECONDS, round-robin over `threads` (and over `urls`, as a
+    load balancer would); collect the figures."""
     sends: dict[str, deque] = defaultdict(deque)
     acks: list[float] = []
     failed = 0
     first_call = len(slack.calls)
     start = time.monotonic()
     count = int(rate * SECONDS)
+    pick = random.Random(7)
 
     async def one(i: int) -> None:
         nonlocal failed
@@ -79,6 +97,7 @@ async def load(
         sent = time.monotonic()
         sends[thread].append(sent)
         try:
+            url = urls[pick.randrange(len(urls))]
             status, _ = await sp.post_signed(http, url + "/slack/events", body, "application/json", SECRET)
         except aiohttp.ClientError:
             status = 0
@@ -120,12 +139,175 @@ async def open_interviews(running, n: int) -> list[str]:
     return threads
 
 
-async def main(quick: bool) -> None:
+LADDER = (100, 200, 300, 400, 600, 800, 1200, 1600, 2000)
+
+
+def sustained(r: dict) -> bool:
+    """Every event acknowledged and replied to within the deadline."""
+    return r["failed"] == 0 and sum(1 for v in r["replies"] if v <= DEADLINE) == r["sent"]
+
+
+async def ladder(http, slack, urls: list[str], threads: list[str], name: str) -> int:
+    """The highest rate on LADDER that `urls` (round-robin) sustain; prints each step."""
+    best = 0
+    for rate in LADDER:
+        r = await load(http, slack, urls, threads, rate, "time")
+        print(line(f"{name}@{rate}", r))
+        if not sustained(r):
+            break
+        best = rate
+    return best
+
+
+async def warnings_due_together(running, slack: SlackStandIn, count: int) -> None:
+    """Move `count` open interviews so their Requirements warning falls due in the same second."""
+    import sqlite3
+
+    due = time.time() + 5.0
+    with sqlite3.connect(running.db) as conn:
+        rows = conn.execute(
+            "SELECT t.interview_id, t.due_at FROM timers t JOIN interviews i ON i.id = t.interview_id "
+            "WHERE t.state = 'pending' AND t.timer_id = 'requirements:warning' AND i.status = 'running' "
+            "LIMIT ?",
+            (count,),
+        ).fetchall()
+        for interview_id, due_at in rows:
+            shift = due - due_at  # the interview started that much earlier, as far as its clock goes
+            conn.execute(
+                "UPDATE interviews SET clock_origin = clock_origin + ?, version = version + 1 WHERE id = ?",
+                (shift, interview_id),
+            )
+            conn.execute(
+                "UPDATE timers SET due_at = due_at + ? WHERE interview_id = ? AND state = 'pending'",
+                (shift, interview_id),
+            )
+    first_call = len(slack.calls)
+    await running.bot.runner.arm_window()
+    due_mono = time.monotonic() + (due - time.time())
+    await asyncio.sleep(max(0.0, due - time.time()) + 10.0)
+    late = sorted(
+        c.at - due_mono
+        for c in slack.calls[first_call:]
+        if c.method == "chat.postMessage" and "left for" in str(c.params.get("text", ""))
+    )
+    print(
+        f"{len(rows)} warnings due at the same second: {len(late)} posted; lateness p50 "
+        f"{pct(late, 0.5):.0f} ms, p99 {pct(late, 0.99):.0f} ms, last {late[-1] * 1000 if late else float('nan'):.0f} ms"
+    )
+
+
+def clone_interviews(db: Path, total: int) -> int:
+    """Copy the open interviews (rows, turns, timers) until `total` are open; returns how many."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+
+        def columns(table: str) -> list[str]:
+            return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+        ids = [r[0] for r in conn.execute("SELECT id FROM interviews WHERE status != 'ended'")]
+        copies = 0
+        while len(ids) * (copies + 1) < total:
+            copies += 1
+            suffix = f"-{copies}"
+            cols = columns("interviews")
+            picked = ", ".join(
+                f"id || '{suffix}'" if c == "id" else f"thread_ts || '{suffix}'" if c == "thread_ts" else c
+                for c in cols
+            )
+            conn.execute(
+                f"INSERT INTO interviews ({', '.join(cols)}) SELECT {picked} FROM interviews "
+                "WHERE status != 'ended' AND id NOT LIKE '%-%'"
+            )
+            for table in ("turns", "timers"):
+                cols = [c for c in columns(table) if c != "id"]
+                picked = ", ".join(f"interview_id || '{suffix}'" if c == "interview_id" else c for c in cols)
+                conn.execute(
+                    f"INSERT INTO {table} ({', '.join(cols)}) SELECT {picked} FROM {table} "
+                    "WHERE interview_id IN (SELECT id FROM interviews WHERE status != 'ended' "
+                    "AND id NOT LIKE '%-%')"
+                )
+        return conn.execute("SELECT count(*) FROM interviews WHERE status != 'ended'").fetchone()[0]
+
+
+def serve_process(slack: SlackStandIn, db_url: str, port: int) -> subprocess.Popen:
+    """`interview-bot serve` in its own process, as deployed."""
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": db_url,
+        "INTERVIEW_PACE": "1",
+        "PORT": str(port),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+async def healthy(http: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(600):
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(url + "/healthz") as resp:
+                if resp.status == 200:
+                    return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not become healthy")
+
+
+async def postgres_processes(slack: SlackStandIn, http: aiohttp.ClientSession, interviews: int) -> None:
+    """The ladder against one, then two `serve` processes on one PostgreSQL database."""
+    from tests.postgres_server import PostgresServer
+    from tests.slack_harness import _pg_query
+
+    server = PostgresServer().start()
+    procs: list[subprocess.Popen] = []
+    try:
+        _pg_query(server.url, "CREATE DATABASE bench", ())
+        db_url = server.url.rsplit("/", 1)[0] + "/bench"
+        urls = []
+        for _ in range(2):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            procs.append(serve_process(slack, db_url, port))
+            urls.append(f"http://127.0.0.1:{port}")
+            await healthy(http, urls[-1])
+        threads = []
+        for i in range(interviews):
+            thread = slack_ts(i / 1e4)
+            body = sp.json_body(
+                sp.event_callback(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+            )
+            await sp.post_signed(http, urls[i % 2] + "/slack/events", body, "application/json", SECRET)
+            threads.append(thread)
+
+        def opened() -> bool:
+            return _pg_query(db_url, "SELECT count(*) FROM interviews", ())[0][0] == interviews
+
+        await eventually(opened, timeout=600)
+        await asyncio.sleep(3.0)  # let the openings be posted
+        print(f"PostgreSQL, {interviews} open interviews, `serve` processes behind one load balancer:")
+        one = await ladder(http, slack, urls[:1], threads, "1 proc")
+        two = await ladder(http, slack, urls, threads, "2 procs")
+        print(f"  one process {one} events/s, two processes {two} events/s, ratio {two / max(one, 1):.2f}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+        server.stop()
+
+
+async def main(quick: bool, postgres: bool) -> None:
     sizes = (100,) if quick else (100, 1000)
     rates = (50, 100) if quick else (50, 100, 200)
+    folder = Path(tempfile.mkdtemp())
     async with SlackStandIn(validate_blocks=False) as slack, aiohttp.ClientSession() as http:
         bare_url, bare_runner = await bare_app(slack, http)
-        running = await start_bot(slack, Path(tempfile.mkdtemp()), pace=1)
+        running = await start_bot(slack, folder, pace=1)
         try:
             opened: list[str] = []
             for size in sizes:
@@ -133,17 +315,38 @@ async def main(quick: bool) -> None:
                 bare_threads = [f"{1e9 + i:.6f}" for i in range(size)]
                 print(f"{size} open interviews")
                 for rate in rates:
-                    ours = await load(http, slack, running.url, opened, rate, "time")
-                    bare = await load(http, slack, bare_url, bare_threads, rate, "time")
+                    ours = await load(http, slack, [running.url], opened, rate, "time")
+                    bare = await load(http, slack, [bare_url], bare_threads, rate, "time")
                     print(f" {rate} events/s for {SECONDS:.0f} s")
                     print(line("bare", bare))
                     print(line("ours", ours))
-                    ratio = (pct(bare["acks"], 0.99) / pct(ours["acks"], 0.99)) if ours["acks"] else 0
-                    print(f"  ack p99 ratio bare/ours {ratio:.2f}")
+                    for label, p in (("p50", 0.5), ("p99", 0.99)):
+                        print(
+                            f"  ours/bare ack {label} {pct(ours['acks'], p) / pct(bare['acks'], p):5.1f}x  "
+                            f"reply {label} {pct(ours['replies'], p) / pct(bare['replies'], p):5.1f}x"
+                        )
+            print(f"highest sustained rate ({len(opened)} open interviews; every reply within 3 s):")
+            bare_best = await ladder(
+                http, slack, [bare_url], [f"{2e9 + i:.6f}" for i in range(len(opened))], "bare"
+            )
+            ours_best = await ladder(http, slack, [running.url], opened, "ours")
+            print(
+                f"  bare {bare_best} events/s, ours {ours_best} events/s, ratio {ours_best / bare_best:.2f}"
+            )
+            await warnings_due_together(running, slack, min(1000, len(opened)))
         finally:
             await stop_bot(running)
             await bare_runner.cleanup()
+        if not quick:
+            open_now = clone_interviews(folder / "bot.db", 10_000)
+            started = time.perf_counter()
+            running = await start_bot(slack, folder, pace=1)
+            took = time.perf_counter() - started
+            print(f"start-up with {open_now} open interviews: ready to serve in {took * 1000:.0f} ms")
+            await stop_bot(running)
+        if postgres:
+            await postgres_processes(slack, http, 100)
 
 
 if __name__ == "__main__":
-    asyncio.run(main("--quick" in sys.argv))
+    asyncio.run(main("--quick" in sys.argv, "--postgres" in sys.argv))

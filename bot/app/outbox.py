@@ -304,7 +304,10 @@ class OutboxSender:
     async def _mark_waiting(self) -> None:
         while self._to_mark:
             batch, self._to_mark = self._to_mark, []
-            await self._settle([i for ids, _ in batch for i in ids], "sent")
+            try:
+                await self._settle([i for ids, _ in batch for i in ids], "sent")
+            except Exception:  # noqa: BLE001 - left "sending": their lease runs out and they are checked
+                log.exception("could not mark %d outbox rows sent", len(batch))
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
