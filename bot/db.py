@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event
+from sqlalchemy import Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -132,28 +137,83 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
         raise StorageError(f"invalid database URL {describe(url)}: {exc}") from None
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     if engine.dialect.name == "sqlite":
-        return engine, SerialWriter(sessions)
-    return engine, sessions
+        database = parsed.database
+        file = database if database and database != ":memory:" else None
+        return engine, SerialWriter(sessions, file)
+    return engine, Sessions(sessions)
 
 
-class SerialWriter:
-    """SQLite takes one writer at a time: queue this process's write transactions on an asyncio
-    lock instead of letting its connections collide in SQLite's busy handler, which sleeps in
-    steps of up to 100 ms. Reads (`sessions()`) run beside them, as WAL allows."""
+T = TypeVar("T")
+Write = Callable[..., T]  # fn(session: Session, *args) -> T, the body of one write transaction
+
+
+class Sessions:
+    """Sessions for reading (`sessions()`), write transactions (`sessions.begin()`), and `write`:
+    a synchronous function run as one transaction (on PostgreSQL, through the async driver)."""
 
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
-        self._lock = asyncio.Lock()
 
     def __call__(self, **kwargs) -> AsyncSession:
         """A session for reading."""
         return self._sessions(**kwargs)
+
+    def begin(self):
+        """A write transaction."""
+        return self._sessions.begin()
+
+    async def write(self, fn: Write[T], *args: Any) -> T:
+        """Run `fn(session, *args)` in one transaction and commit it; returns what fn returns."""
+        async with self._sessions.begin() as session:
+            return await session.run_sync(fn, *args)
+
+
+class SerialWriter(Sessions):
+    """SQLite takes one writer at a time: queue this process's write transactions on an asyncio
+    lock instead of letting its connections collide in SQLite's busy handler, which sleeps in
+    steps of up to 100 ms. Reads (`sessions()`) run beside them, as WAL allows.
+
+    `write` runs its whole transaction on one writer connection in one thread of its own, so a
+    transaction costs one hand-over between threads rather than several per statement (aiosqlite
+    makes every cursor, execute, fetch and close a hand-over, each waiting for the GIL)."""
+
+    def __init__(self, sessions: async_sessionmaker, file: str | None = None) -> None:
+        super().__init__(sessions)
+        self._lock = asyncio.Lock()
+        self._thread: ThreadPoolExecutor | None = None
+        self._writer: sessionmaker | None = None
+        if file is not None:
+            engine = create_engine(
+                f"sqlite:///{file}", connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            )
+            event.listen(engine, "connect", _sqlite_pragmas)
+            self._writer = sessionmaker(engine, expire_on_commit=False)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+            # Closed with this object: the connection (its thread goes when the executor does).
+            weakref.finalize(self, _close_writer, engine, self._thread)
 
     @contextlib.asynccontextmanager
     async def begin(self):
         """A write transaction, once the writes ahead of it have committed."""
         async with self._lock, self._sessions.begin() as session:
             yield session
+
+    async def write(self, fn: Write[T], *args: Any) -> T:
+        """Run `fn(session, *args)` as one transaction on the writer connection, in turn."""
+        if self._writer is None:  # an in-memory database: only the async engine's connection has it
+            async with self._lock:
+                return await super().write(fn, *args)
+        async with self._lock:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, fn, args)
+
+    def _run(self, fn: Write[T], args: tuple) -> T:
+        with self._writer.begin() as session:
+            return fn(session, *args)
+
+
+def _close_writer(engine, thread: ThreadPoolExecutor) -> None:
+    thread.shutdown(wait=False)
+    engine.dispose()
 
 
 def insert_ignoring_duplicates(dialect: str, table: Table, keys: list[str]):

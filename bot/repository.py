@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.models import InterviewRow, RecapRow, TurnRow
 from flows.engine import Interview, Turn
@@ -47,13 +48,18 @@ class InterviewRepository:
 
     async def add(self, interview: Interview, placement: Placement, minutes: float | None = None) -> None:
         """Store a new interview."""
-        async with self._sessions.begin() as session:
-            await self.add_in(session, interview, placement, minutes)
+        await self._sessions.write(self.add_sync, interview, placement, minutes)
 
     async def add_in(
         self, session: AsyncSession, interview: Interview, placement: Placement, minutes: float | None = None
     ) -> None:
         """`add` inside a transaction the caller holds."""
+        await session.run_sync(self.add_sync, interview, placement, minutes)
+
+    def add_sync(
+        self, session: Session, interview: Interview, placement: Placement, minutes: float | None = None
+    ) -> None:
+        """`add` in a synchronous session (a write function, see bot.db.Sessions.write)."""
         session.add(
             InterviewRow(
                 id=interview.id,
@@ -76,13 +82,12 @@ class InterviewRepository:
                 created_at=_now(),
             )
         )
-        await session.flush()
-        await self._write_turns(session, interview)
+        session.flush()
+        self._write_turns(session, interview)
 
     async def save(self, interview: Interview, expected_version: int | None = None) -> int:
         """Write the interview's state and any new or edited turns; return the new version."""
-        async with self._sessions.begin() as session:
-            return await self.save_in(session, interview, expected_version)
+        return await self._sessions.write(self.save_sync, interview, expected_version)
 
     async def save_in(
         self,
@@ -91,30 +96,41 @@ class InterviewRepository:
         expected_version: int | None = None,
         before: Interview | None = None,
     ) -> int:
-        """`save` inside a transaction the caller holds. With `before` (the state it replaces, as
-        stored), only the turns from the first one that changed are written, not all of them."""
-        where = [InterviewRow.id == interview.id]
+        """`save` inside a transaction the caller holds."""
+        return await session.run_sync(self.save_sync, interview, expected_version, before)
+
+    def save_sync(
+        self,
+        session: Session,
+        interview: Interview,
+        expected_version: int | None = None,
+        before: Interview | None = None,
+    ) -> int:
+        """`save` in a synchronous session. With `before` (the state it replaces, as stored), only
+        the turns from the first one that changed are written, not all of them."""
+        table = InterviewRow.__table__
+        where = [table.c.id == interview.id]
         if expected_version is not None:
-            where.append(InterviewRow.version == expected_version)
+            where.append(table.c.version == expected_version)
         values = {
             "status": interview.status,
             "end_reason": interview.end_reason,
             "state": json.dumps(to_snapshot(interview, with_turns=False)),
-            "version": InterviewRow.version + 1,
+            "version": table.c.version + 1,
         }
         if interview.status == "ended":
             values["ended_at"] = _now()
-        result = await session.execute(update(InterviewRow).where(*where).values(**values))
+        connection = session.connection()
+        result = connection.execute(update(table).where(*where).values(**values))
         if result.rowcount != 1:
             raise StaleInterview(interview.id)
         if before is not None and before.started_at == interview.started_at:
-            await self._write_changed_turns(session, before, interview)
+            self._write_changed_turns(connection, before, interview)
         else:
-            await self._write_turns(session, interview)
+            self._write_turns(session, interview)
         if expected_version is not None:
             return expected_version + 1
-        version = await session.scalar(select(InterviewRow.version).where(InterviewRow.id == interview.id))
-        return int(version)
+        return int(connection.scalar(select(table.c.version).where(table.c.id == interview.id)))
 
     @staticmethod
     def _turn_values(interview: Interview, turn) -> dict:
@@ -128,44 +144,49 @@ class InterviewRepository:
             "kind": turn.kind,
         }
 
-    async def _write_changed_turns(self, session: AsyncSession, before: Interview, after: Interview) -> None:
+    def _write_changed_turns(self, connection: Connection, before: Interview, after: Interview) -> None:
         """Rows from the first turn that differs on (usually just the appended ones)."""
+        table = TurnRow.__table__
         first = 0
         old, new = before.turns, after.turns
         while first < min(len(old), len(new)) and (old[first] is new[first] or old[first] == new[first]):
             first += 1
+        added = []
         for seq in range(first, len(new)):
             values = self._turn_values(after, new[seq])
             if seq < len(old):
-                await session.execute(
-                    update(TurnRow)
-                    .where(TurnRow.interview_id == after.id, TurnRow.seq == seq)
-                    .values(**values)
+                connection.execute(
+                    update(table).where(table.c.interview_id == after.id, table.c.seq == seq).values(**values)
                 )
             else:
-                session.add(TurnRow(interview_id=after.id, seq=seq, **values))
+                added.append({"interview_id": after.id, "seq": seq, **values})
+        if added:
+            connection.execute(insert(table), added)
         if len(new) < len(old):  # fewer turns than stored (never from the engine; forget rewrites all)
-            await session.execute(
-                delete(TurnRow).where(TurnRow.interview_id == after.id, TurnRow.seq >= len(new))
-            )
+            connection.execute(delete(table).where(table.c.interview_id == after.id, table.c.seq >= len(new)))
 
-    async def _write_turns(self, session: AsyncSession, interview: Interview) -> None:
-        rows = await session.execute(
+    def _write_turns(self, session: Session, interview: Interview) -> None:
+        table = TurnRow.__table__
+        connection = session.connection()
+        rows = connection.execute(
             select(
-                TurnRow.seq, TurnRow.at, TurnRow.phase, TurnRow.role, TurnRow.text, TurnRow.message_id
-            ).where(TurnRow.interview_id == interview.id)
+                table.c.seq, table.c.at, table.c.phase, table.c.role, table.c.text, table.c.message_id
+            ).where(table.c.interview_id == interview.id)
         )
         stored = {r[0]: tuple(r[1:]) for r in rows.all()}
+        added = []
         for seq, turn in enumerate(interview.turns):
             values = self._turn_values(interview, turn)
             if seq not in stored:
-                session.add(TurnRow(interview_id=interview.id, seq=seq, **values))
+                added.append({"interview_id": interview.id, "seq": seq, **values})
             elif stored[seq] != (values["at"], turn.phase, turn.role, turn.text, turn.message_id):
-                await session.execute(
-                    update(TurnRow)
-                    .where(TurnRow.interview_id == interview.id, TurnRow.seq == seq)
+                connection.execute(
+                    update(table)
+                    .where(table.c.interview_id == interview.id, table.c.seq == seq)
                     .values(**values)
                 )
+        if added:
+            connection.execute(insert(table), added)
 
     async def load(self, interview_id: str) -> tuple[Interview, InterviewRow] | None:
         """The interview (rebuilt from its snapshot and turns) and its row, or None."""

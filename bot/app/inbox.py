@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.db import insert_ignoring_duplicates
 from bot.models import InboxRow, InterviewRow
@@ -155,15 +156,7 @@ class InboxWorker:
         ]
         for attempt in range(SAVE_ATTEMPTS):
             try:
-                async with self.sessions.begin() as session:
-                    connection = await session.connection()
-                    statement = insert_ignoring_duplicates(
-                        connection.dialect.name, InboxRow.__table__, ["key"]
-                    )
-                    result = await connection.execute(
-                        statement.returning(InboxRow.__table__.c.id, InboxRow.__table__.c.key), values
-                    )
-                    ids = {key: inbox_id for inbox_id, key in result.all()}
+                ids = await self.sessions.write(_insert_new, values)
                 break
             except OperationalError:  # briefly locked: the callers have not acknowledged yet, so wait
                 await asyncio.sleep(0.02 * (attempt + 1))
@@ -355,6 +348,15 @@ class InboxWorker:
             )
 
         return make
+
+
+def _insert_new(session: Session, values: list[dict]) -> dict[str, int]:
+    """Insert inbox rows, skipping keys already claimed; the ids of those inserted, by key."""
+    table = InboxRow.__table__
+    connection = session.connection()
+    statement = insert_ignoring_duplicates(connection.dialect.name, table, ["key"])
+    result = connection.execute(statement.returning(table.c.id, table.c.key), values)
+    return {key: inbox_id for inbox_id, key in result.all()}
 
 
 async def settle_inbox_row(

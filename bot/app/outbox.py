@@ -18,6 +18,7 @@ from collections import OrderedDict, deque
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.app.ports import Clock, DeliveryFailed, Place, Surface
 from bot.models import OutboxRow
@@ -315,12 +316,8 @@ class OutboxSender:
     async def _release(self, row_ids: list[int]) -> None:
         """Rows leased but not tried (one before them must wait): back in the queue as they were."""
         if row_ids:
-            async with self.sessions.begin() as session:
-                await session.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.id.in_(row_ids))
-                    .values(state="pending", lease_until=0.0, attempts=OutboxRow.attempts - 1)
-                )
+            values = {"state": "pending", "lease_until": 0.0, "attempts": OutboxRow.__table__.c.attempts - 1}
+            await self.sessions.write(_update_rows, row_ids, values)
 
     async def _settle(self, row_ids: list[int], state: str, not_before: float = 0.0, error: str = "") -> None:
         if not row_ids:
@@ -332,9 +329,13 @@ class OutboxSender:
             values["not_before"] = not_before
         for attempt in range(20):
             try:
-                async with self.sessions.begin() as session:
-                    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(row_ids)).values(**values))
+                await self.sessions.write(_update_rows, row_ids, values)
                 return
             except OperationalError:
                 await asyncio.sleep(0.05 * (attempt + 1))
         log.error("could not record outbox rows %s as %s", row_ids, state)
+
+
+def _update_rows(session: Session, row_ids: list[int], values: dict) -> None:
+    table = OutboxRow.__table__
+    session.connection().execute(update(table).where(table.c.id.in_(row_ids)).values(**values))

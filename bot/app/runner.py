@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.app.forget import Forgotten, forget_in, purge_in
 from bot.app.inbox import InboxWorker, settle_inbox_row
@@ -164,10 +165,9 @@ class InterviewRunner:
             for attempt in range(SAVE_ATTEMPTS):
                 try:
                     self.outbox.is_new(after.id)
-                    async with self.sessions.begin() as session:
-                        await self.repository.add_in(session, after, placement, minutes)
-                        row = await session.get(InterviewRow, after.id)
-                        effects, handed = await self._record(session, row, after, effects)
+                    row, effects, handed = await self.sessions.write(
+                        self._write_new, after, placement, minutes, effects
+                    )
                     self._remember(after, row.version, row)
                     break
                 except IntegrityError:
@@ -178,6 +178,14 @@ class InterviewRunner:
                 return None
             self._after_commit(row, effects, handed)
         return after
+
+    def _write_new(
+        self, session: Session, after: Interview, placement: Placement, minutes: float | None, effects: list
+    ) -> tuple[InterviewRow, list[Effect], list[OutboxRow]]:
+        self.repository.add_sync(session, after, placement, minutes)
+        row = session.get(InterviewRow, after.id)
+        effects, handed = self._record(session, row, after, effects)
+        return row, effects, handed
 
     # ------------------------------------------------------------ the one write path
 
@@ -260,31 +268,9 @@ class InterviewRunner:
             after, effects = await asyncio.to_thread(step, interview, event)
             effects = await self._review(after, effects)
         try:
-            async with self.sessions.begin() as session:
-                # First the interview's write lock (SQLite) or row lock (PostgreSQL), taken only if
-                # nobody saved a newer version since it was read: otherwise StaleInterview, and the
-                # caller reads and steps again. Saving the new state is that lock when there is one.
-                if after != interview:
-                    stored = await self.repository.save_in(
-                        session, after, expected_version=version, before=interview
-                    )
-                else:
-                    locked = await session.execute(
-                        update(InterviewRow)
-                        .where(InterviewRow.id == interview_id, InterviewRow.version == version)
-                        .values(version=InterviewRow.version)
-                        .execution_options(synchronize_session=False)
-                    )
-                    if locked.rowcount != 1:
-                        raise StaleInterview(interview_id)
-                    stored = version
-                if inbox_id is not None and not await self._take_inbox(session, inbox_id):
-                    raise _AlreadyDone  # another process applied it: undo the save
-                if claim is not None and not await self._claim_timer(session, interview_id, claim):
-                    raise _AlreadyDone
-                handed: list[OutboxRow] = []
-                if effects:
-                    effects, handed = await self._record(session, row, after, effects)
+            stored, effects, handed = await self.sessions.write(
+                self._write_step, row, interview, after, version, effects, inbox_id, claim
+            )
         except _AlreadyDone:
             return None
         except StaleInterview:
@@ -295,17 +281,54 @@ class InterviewRunner:
             return None  # nothing changed (the inbox row is marked applied all the same)
         return row, after, effects, handed
 
-    async def _take_inbox(self, session: AsyncSession, inbox_id: int) -> bool:
-        result = await session.execute(
-            update(InboxRow)
-            .where(InboxRow.id == inbox_id, InboxRow.state == "pending")
+    def _write_step(
+        self,
+        session: Session,
+        row: InterviewRow,
+        interview: Interview,
+        after: Interview,
+        version: int,
+        effects: list[Effect],
+        inbox_id: int | None,
+        claim: str | None,
+    ) -> tuple[int, list[Effect], list[OutboxRow]]:
+        """One step's transaction (a write function: see bot.db.Sessions.write)."""
+        # First the interview's write lock (SQLite) or row lock (PostgreSQL), taken only if nobody
+        # saved a newer version since it was read: otherwise StaleInterview, and the caller reads and
+        # steps again. Saving the new state is that lock when there is one.
+        if after != interview:
+            stored = self.repository.save_sync(session, after, expected_version=version, before=interview)
+        else:
+            table = InterviewRow.__table__
+            locked = session.connection().execute(
+                update(table)
+                .where(table.c.id == row.id, table.c.version == version)
+                .values(version=table.c.version)
+            )
+            if locked.rowcount != 1:
+                raise StaleInterview(row.id)
+            stored = version
+        if inbox_id is not None and not self._take_inbox(session, inbox_id):
+            raise _AlreadyDone  # another process applied it: undo the save
+        if claim is not None and not self._claim_timer(session, row.id, claim):
+            raise _AlreadyDone
+        handed: list[OutboxRow] = []
+        if effects:
+            effects, handed = self._record(session, row, after, effects)
+        return stored, effects, handed
+
+    def _take_inbox(self, session: Session, inbox_id: int) -> bool:
+        table = InboxRow.__table__
+        result = session.connection().execute(
+            update(table)
+            .where(table.c.id == inbox_id, table.c.state == "pending")
             .values(state="applied", text="")
         )
         return result.rowcount == 1
 
-    async def _claim_timer(self, session: AsyncSession, interview_id: str, timer_id: str) -> bool:
+    def _claim_timer(self, session: Session, interview_id: str, timer_id: str) -> bool:
         """Mark a pending timer fired; only one process (or retried job) wins."""
-        result = await session.execute(
+        result = session.execute(
             update(TimerRow)
             .where(
                 and_(
@@ -318,8 +341,8 @@ class InterviewRunner:
         )
         return result.rowcount == 1
 
-    async def _record(
-        self, session: AsyncSession, row: InterviewRow, after: Interview, effects: list[Effect]
+    def _record(
+        self, session: Session, row: InterviewRow, after: Interview, effects: list[Effect]
     ) -> tuple[list[Effect], list[OutboxRow]]:
         """The timers, recap and outbox rows of a step, in the step's transaction. Returns the
         effects to arm, and the outbox rows stored already leased to this process's sender."""
@@ -334,9 +357,9 @@ class InterviewRunner:
 
         for effect in effects:
             if isinstance(effect, ScheduleTimer):
-                await self._upsert_timer(session, row.id, effect.timer_id, self._wall(row, effect.due_at))
+                self._upsert_timer(session, row.id, effect.timer_id, self._wall(row, effect.due_at))
             elif isinstance(effect, CancelTimer):
-                await self._cancel_timer(session, row.id, effect.timer_id)
+                self._cancel_timer(session, row.id, effect.timer_id)
             elif isinstance(effect, Say):
                 say("say", text=effect.text, kind=effect.kind, phase=effect.phase, token=token)
             elif isinstance(effect, Nudge):
@@ -344,7 +367,7 @@ class InterviewRunner:
             elif isinstance(effect, Tell):
                 say("tell", user=effect.user, text=effect.text)
             elif isinstance(effect, Finish):
-                await session.merge(
+                session.merge(
                     RecapRow(
                         interview_id=row.id,
                         overall=int(effect.recap["overall"]),
@@ -357,7 +380,7 @@ class InterviewRunner:
                 say("chart", recap=effect.recap)
                 if row.mode == "pair":  # the automatic recap goes to the candidate if no scorecard comes
                     due = now + FALLBACK_SECONDS  # a wall-clock day, whatever the interview's pace
-                    await self._upsert_timer(session, row.id, FALLBACK_TIMER, due)
+                    self._upsert_timer(session, row.id, FALLBACK_TIMER, due)
                     extra.append(ScheduleTimer(FALLBACK_TIMER, self.at(row, due)))
         handed: list[OutboxRow] = []
         if said:
@@ -381,20 +404,17 @@ class InterviewRunner:
                 for one in said
             ]
             table = OutboxRow.__table__
-            connection = await session.connection()
-            result = await connection.execute(
+            result = session.connection().execute(
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), values
             )
             if leased:
                 handed = [
                     OutboxRow(id=outbox_id, **v) for (outbox_id,), v in zip(result.all(), values, strict=True)
                 ]
-        await session.flush()
+        session.flush()
         return effects + extra, handed
 
-    async def _upsert_timer(
-        self, session: AsyncSession, interview_id: str, timer_id: str, due: float
-    ) -> None:
+    def _upsert_timer(self, session: Session, interview_id: str, timer_id: str, due: float) -> None:
         values = {
             "interview_id": interview_id,
             "timer_id": timer_id,
@@ -402,13 +422,13 @@ class InterviewRunner:
             "state": "pending",
             "updated_at": self.clock(),
         }
-        connection = await session.connection()
-        await connection.execute(
+        connection = session.connection()
+        connection.execute(
             upsert(connection.dialect.name, TimerRow.__table__, ["interview_id", "timer_id"], values)
         )
 
-    async def _cancel_timer(self, session: AsyncSession, interview_id: str, timer_id: str) -> None:
-        await session.execute(
+    def _cancel_timer(self, session: Session, interview_id: str, timer_id: str) -> None:
+        session.execute(
             update(TimerRow)
             .where(
                 TimerRow.interview_id == interview_id,
@@ -527,7 +547,7 @@ class InterviewRunner:
                 if timer.due_at > self.clock() + LATE_TOLERANCE:  # early: wake at the true time
                     self.timers.arm(interview_id, FALLBACK_TIMER, timer.due_at)
                     return
-                if not await self._claim_timer(session, interview_id, FALLBACK_TIMER):
+                if not await session.run_sync(self._claim_timer, interview_id, FALLBACK_TIMER):
                     return
                 row = await session.get(InterviewRow, interview_id)
                 recap = await session.get(RecapRow, interview_id)
@@ -547,8 +567,7 @@ class InterviewRunner:
 
     async def cancel_timer(self, interview_id: str, timer_id: str) -> None:
         """Drop a pending timer (the scorecard arrived, so no fallback)."""
-        async with self.sessions.begin() as session:
-            await self._cancel_timer(session, interview_id, timer_id)
+        await self.sessions.write(self._cancel_timer, interview_id, timer_id)
         self.timers.disarm(interview_id, timer_id)
 
     async def rearm(self) -> dict[str, int]:
