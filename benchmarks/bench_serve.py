@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
 import socket
@@ -221,7 +222,16 @@ def clone_interviews(db: Path, total: int) -> int:
             )
             for table in ("turns", "timers"):
                 cols = [c for c in columns(table) if c != "id"]
-                picked = ", ".join(f"interview_id || '{suffix}'" if c == "interview_id" else c for c in cols)
+                # Each copy's timers fall due two minutes after the last one's, so the 10,000 are
+                # spread over twenty minutes, as after a busy hour (not all due at once).
+                picked = ", ".join(
+                    f"interview_id || '{suffix}'"
+                    if c == "interview_id"
+                    else f"due_at + {copies * 120}"
+                    if c == "due_at"
+                    else c
+                    for c in cols
+                )
                 conn.execute(
                     f"INSERT INTO {table} ({', '.join(cols)}) SELECT {picked} FROM {table} "
                     "WHERE interview_id IN (SELECT id FROM interviews WHERE status != 'ended' "
@@ -313,6 +323,8 @@ async def main(quick: bool, postgres: bool) -> None:
             for size in sizes:
                 opened += await open_interviews(running, size - len(opened))
                 bare_threads = [f"{1e9 + i:.6f}" for i in range(size)]
+                if size == max(sizes):
+                    await warnings_due_together(running, slack, size)
                 print(f"{size} open interviews")
                 for rate in rates:
                     ours = await load(http, slack, [running.url], opened, rate, "time")
@@ -333,7 +345,6 @@ async def main(quick: bool, postgres: bool) -> None:
             print(
                 f"  bare {bare_best} events/s, ours {ours_best} events/s, ratio {ours_best / bare_best:.2f}"
             )
-            await warnings_due_together(running, slack, min(1000, len(opened)))
         finally:
             await stop_bot(running)
             await bare_runner.cleanup()
@@ -349,4 +360,6 @@ async def main(quick: bool, postgres: bool) -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # jobs cut short when a bot stops
     asyncio.run(main("--quick" in sys.argv, "--postgres" in sys.argv))

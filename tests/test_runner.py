@@ -23,6 +23,7 @@ class FakeSurface:
 
     def __init__(self) -> None:
         self.said: list[tuple[str, str]] = []
+        self.refs: list[int] = []  # the outbox ids of what was said in the thread, in order
         self.down = 0  # the next this many calls fail as if unreachable
         self.refuse: set[str] = set()  # texts refused for good
 
@@ -36,6 +37,7 @@ class FakeSurface:
     async def say(self, place: Place, text: str, kind: str, token: str, ref: str) -> None:
         self._maybe_fail(text)
         self.said.append(("say", text))
+        self.refs.append(int(ref))
 
     async def nudge(self, place: Place, text: str) -> None:
         self.said.append(("nudge", text))
@@ -283,6 +285,27 @@ async def test_a_runner_steps_from_what_another_process_stored_not_from_its_memo
         assert [t.text for t in after.turns if t.role == "candidate"] == ["one", "two", "three"]
         texts = _rows(tmp_path, "SELECT text FROM turns WHERE role = 'candidate' ORDER BY seq")
         assert texts == [("one",), ("two",), ("three",)]
+    finally:
+        await first.outbox.stop()
+        await second.outbox.stop()
+        await engine.dispose()
+
+
+async def test_messages_are_not_handed_over_ahead_of_another_processes_unsent_ones(tiny, db_url, tmp_path):
+    engine, first, surface = await _started(db_url, tiny)
+    second, _ = make_runner(first.sessions, {"paste-bin": tiny})  # another process; its sender never runs
+    try:
+        await first.outbox.flush("r1")  # the openings are out: nothing of r1 waits for the first sender
+        await second.apply("r1", lambda iv, row, now: Control(now, "time"))
+        (waiting,) = _rows(tmp_path, "SELECT max(id) FROM outbox WHERE state = 'pending'")[0]
+        assert waiting is not None  # the second process's answer waits in the table
+        await first.apply("r1", lambda iv, row, now: Control(now, "time"))
+        # Not leased to the first sender (it would post it before the earlier one): it queues behind.
+        assert _rows(tmp_path, f"SELECT state FROM outbox WHERE id > {waiting}") == [("pending",)]
+        await first.outbox.flush("r1")
+        ids = [i for (i,) in _rows(tmp_path, "SELECT id FROM outbox ORDER BY id")]
+        assert surface.refs == ids  # every message, the other process's first, in the order decided
+        assert _rows(tmp_path, "SELECT DISTINCT state FROM outbox") == [("sent",)]
     finally:
         await first.outbox.stop()
         await second.outbox.stop()

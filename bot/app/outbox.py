@@ -57,6 +57,7 @@ class OutboxSender:
         # their next rows already leased to it and hands them over, with no claim of their own.
         self._clear: OrderedDict[str, None] = OrderedDict()  # most recent last, at most CLEAR_KEPT
         self._handed: dict[str, deque[OutboxRow]] = {}
+        self._mine: dict[str, set[int]] = {}  # handed rows not yet settled, by interview
         self._to_mark: list[tuple[list[int], asyncio.Future]] = []  # sent rows, marked together
         self._marking: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -86,10 +87,14 @@ class OutboxSender:
             for task in pending:
                 task.cancel()
 
-    def takes(self, interview_id: str) -> bool:
+    def takes(self, interview_id: str) -> frozenset[int] | None:
         """Whether the next rows of an interview may be stored leased to this sender and handed to
-        it (`hand`): nothing of that interview waits in the table before them."""
-        return not self._stopping and interview_id in self._clear
+        it (`hand`): None if not; else the ids of its rows this sender holds unsent. The step's
+        transaction checks that no other row of the interview is unsent (another process's, or one
+        waiting on a retry), so that handing over never lets a later message overtake an earlier."""
+        if self._stopping or interview_id not in self._clear:
+            return None
+        return frozenset(self._mine.get(interview_id, ()))
 
     def is_new(self, interview_id: str) -> None:
         """An interview created by this process: it has no rows anywhere yet."""
@@ -111,6 +116,7 @@ class OutboxSender:
             task.add_done_callback(lambda _: self.kick(interview_id))
             return
         self._handed.setdefault(interview_id, deque()).extend(rows)
+        self._mine.setdefault(interview_id, set()).update(r.id for r in rows)
         self._lane(interview_id)
 
     def kick(self, interview_id: str | None = None) -> None:
@@ -219,6 +225,11 @@ class OutboxSender:
                 untried += [r.id for r in self._handed.pop(interview_id, ())]
             await self._mark_sent(sent)
             await self._release(untried)
+            mine = self._mine.get(interview_id)
+            if mine is not None:  # settled one way or another: in the table as sent, failed or pending
+                mine.difference_update([row.id for row, _ in claimed] + untried)
+                if not mine:
+                    del self._mine[interview_id]
             if not go_on:
                 return  # waiting on a retry: the loop starts the lane again when it is due
 

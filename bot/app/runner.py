@@ -386,7 +386,8 @@ class InterviewRunner:
         if said:
             # Leased to this process's sender at once when nothing of the interview waits before
             # them: it is handed the rows after the commit and needs no transaction to claim them.
-            leased = self.outbox.takes(row.id)
+            mine = self.outbox.takes(row.id)
+            leased = mine is not None and self._nothing_else_unsent(session, row.id, mine)
             state = {"state": "sending", "attempts": 1, "lease_until": now + LEASE_SECONDS} if leased else {}
             values = [
                 {
@@ -413,6 +414,17 @@ class InterviewRunner:
                 ]
         session.flush()
         return effects + extra, handed
+
+    @staticmethod
+    def _nothing_else_unsent(session: Session, interview_id: str, mine: frozenset[int]) -> bool:
+        """No unsent outbox row of the interview but those this process's sender holds."""
+        table = OutboxRow.__table__
+        unsent = session.connection().execute(
+            select(table.c.id).where(
+                table.c.interview_id == interview_id, table.c.state.in_(("pending", "sending"))
+            )
+        )
+        return all(outbox_id in mine for (outbox_id,) in unsent)
 
     def _upsert_timer(self, session: Session, interview_id: str, timer_id: str, due: float) -> None:
         values = {
