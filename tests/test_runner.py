@@ -293,15 +293,19 @@ async def test_a_runner_steps_from_what_another_process_stored_not_from_its_memo
 
 async def test_messages_are_not_handed_over_ahead_of_another_processes_unsent_ones(tiny, db_url, tmp_path):
     engine, first, surface = await _started(db_url, tiny)
-    second, _ = make_runner(first.sessions, {"paste-bin": tiny})  # another process; its sender never runs
+    second, down = make_runner(first.sessions, {"paste-bin": tiny})  # another process
+    down.down = 1000  # whose Slack calls fail for now: its message waits in the table for a retry
     try:
         await first.outbox.flush("r1")  # the openings are out: nothing of r1 waits for the first sender
         await second.apply("r1", lambda iv, row, now: Control(now, "time"))
+        await second.outbox.flush("r1")
         (waiting,) = _rows(tmp_path, "SELECT max(id) FROM outbox WHERE state = 'pending'")[0]
         assert waiting is not None  # the second process's answer waits in the table
         await first.apply("r1", lambda iv, row, now: Control(now, "time"))
         # Not leased to the first sender (it would post it before the earlier one): it queues behind.
         assert _rows(tmp_path, f"SELECT state FROM outbox WHERE id > {waiting}") == [("pending",)]
+        await second.outbox.stop()  # the second process goes away; the first sends what it left
+        await asyncio.sleep(0.3)  # its retry is due
         await first.outbox.flush("r1")
         ids = [i for (i,) in _rows(tmp_path, "SELECT id FROM outbox ORDER BY id")]
         assert surface.refs == ids  # every message, the other process's first, in the order decided
