@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -286,6 +287,12 @@ class InboxWorker:
             if handler is not None:
                 await handler(item)
             await settle_inbox_row(self.sessions, row.id, "applied" if handler else "dropped")
+        except (OperationalError, SQLAlchemyTimeout) as exc:
+            # The database is busy or out of connections for now: the row stays pending and the
+            # poll applies it again within a second (never marked failed for a passing reason).
+            log.warning(
+                "inbox item %s (%s) waits for the database: %s", row.id, row.kind, exc.__class__.__name__
+            )
         except Exception:
             # One bad item must not hold up its thread; it is kept (state failed) for a look.
             log.exception("could not apply inbox item %s (%s)", row.id, row.kind)
