@@ -50,12 +50,6 @@ class InterviewRepository:
         """Store a new interview."""
         await self._sessions.write(self.add_sync, interview, placement, minutes)
 
-    async def add_in(
-        self, session: AsyncSession, interview: Interview, placement: Placement, minutes: float | None = None
-    ) -> None:
-        """`add` inside a transaction the caller holds."""
-        await session.run_sync(self.add_sync, interview, placement, minutes)
-
     def add_sync(
         self, session: Session, interview: Interview, placement: Placement, minutes: float | None = None
     ) -> None:
