@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -1006,6 +1007,7 @@ def practice_suggestions(problems: Iterable[Problem], current: Problem) -> dict[
     return out
 
 
+@functools.lru_cache(maxsize=8192)  # a bank's concepts never change; every start asks for all of them
 def _concept_words(concept) -> frozenset[str]:
     return frozenset(content_stems(" ".join(concept.terms))) - _GENERIC_WORDS
 

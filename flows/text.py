@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -297,7 +298,9 @@ _KEEP_S = frozenset(
 )
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+# A Snowball stemmer keeps the word it is working on in itself, so two threads sharing one corrupt
+# each other's stems (or raise IndexError): steps and scoring run in worker threads, each its own.
+_STEMMERS = threading.local()
 
 # British and American spellings meet in one form (applied to answers and bank terms alike).
 _SPELLING = (
@@ -328,7 +331,10 @@ def stem(word: str) -> str:
         return word
     if word.endswith("es") and word[:-2] in _KEEP_S:
         return word[:-2]
-    return _STEMMER.stemWord(spelling(word))
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(spelling(word))
 
 
 # Units and rates written compactly: "2TB", "10k", "ops/s", "50ms" read as words.

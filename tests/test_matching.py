@@ -109,3 +109,41 @@ def test_quotes_keep_the_words_verbatim_and_cut_long_ones():
     # Making a quote safe to show is the surface's job (bot.slack.escape), not the engine's.
     assert quote("client -> LB -> app  servers") == "client -> LB -> app servers"
     assert quote("word " * 100, 50).endswith("…")
+
+
+def test_stems_are_the_same_when_many_threads_stem_at_once():
+    """Steps and scoring run in worker threads; a stemmer shared between them corrupted stems or
+    raised IndexError (seen as starts failing under a burst of mentions)."""
+    import sys
+    import threading
+
+    words = [
+        f"{w}{suffix}"
+        for w in ("replicat", "partition", "shard", "cach", "queue", "stream")
+        for suffix in ("ing", "ed", "ions", "es", "er", "ation", "ness", "ings")
+    ]
+    expected = {w: stem(w) for w in words}
+    errors: list[BaseException] = []
+    wrong: list[tuple[str, str]] = []
+
+    def work() -> None:
+        try:
+            for _ in range(300):
+                for w in words:
+                    got = stem(w)
+                    if got != expected[w]:
+                        wrong.append((w, got))
+        except BaseException as exc:  # noqa: BLE001 - what a racing stemmer raises is the finding
+            errors.append(exc)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to make a race show
+    try:
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == [] and wrong == []

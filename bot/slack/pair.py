@@ -20,7 +20,6 @@ from bot.slack.escape import from_slack
 from bot.slack.service import InterviewService, StartRequest, parse_start
 from bot.stores import ScorecardStore
 from flows.engine import new_interview
-from flows.scoring import practice_suggestions
 
 log = logging.getLogger("interview_bot.slack.pair")
 
@@ -88,7 +87,7 @@ class PairService:
             problem,
             request.level,
             request.minutes,
-            suggestions=practice_suggestions(self.iv.bank.values(), problem),
+            suggestions=await self.iv.suggestions(problem),
             mode="pair",
         )
         placement = Placement(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import time
@@ -77,6 +78,16 @@ class InterviewService:
         self.clock = clock
         self.bot_user_id = ""
         self.team_id = ""
+        self._suggestions: dict[str, dict[str, str]] = {}
+
+    async def suggestions(self, problem: Problem) -> dict[str, str]:
+        """What to practise next after `problem` (see practice_suggestions); the bank is fixed, so
+        each problem's are worked out once (in a thread: the first compares the whole bank)."""
+        if problem.slug not in self._suggestions:
+            self._suggestions[problem.slug] = await asyncio.to_thread(
+                practice_suggestions, self.bank.values(), problem
+            )
+        return self._suggestions[problem.slug]
 
     # ------------------------------------------------------------ the runner's entry points
 
@@ -135,7 +146,7 @@ class InterviewService:
             problem,
             request.level,
             request.minutes,
-            suggestions=practice_suggestions(self.bank.values(), problem),
+            suggestions=await self.suggestions(problem),
             team=team,
         )
         placement = Placement("slack", channel, thread_ts, user, self.pace, self.clock())
