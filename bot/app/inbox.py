@@ -91,6 +91,9 @@ class InboxWorker:
         self._dirty: set[str] = set()  # lanes kicked since their last look at the inbox
         # Rows stored by this process, handed to their lane directly: no read of the inbox to find them.
         self._handed: dict[str, deque[InboxRow]] = {}
+        # Ids of rows this process holds (handed, or being applied): the poll and a lane's read of
+        # the inbox leave them alone, so a backlog never makes a row be stepped twice.
+        self._held: set[int] = set()
         self._threads: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._poll: asyncio.Task | None = None
         # Items waiting to be stored: one transaction stores all that arrived meanwhile (group commit).
@@ -125,6 +128,7 @@ class InboxWorker:
         if item.kind != "seen":
             lane = f"{item.channel}|{item.thread_ts}"
             self._handed.setdefault(lane, deque()).append(row)
+            self._held.add(row.id)
             self._start_lane(item.channel, item.thread_ts)
         return True
 
@@ -213,7 +217,7 @@ class InboxWorker:
     async def settle(self) -> None:
         """Apply every pending inbox row before returning (for whoever must see the inbox drained)."""
         for _ in range(3):
-            lanes = await self._pending_lanes()
+            lanes = await self._pending_lanes(None)
             for channel, thread_ts in lanes:
                 self.kick(channel, thread_ts)
             running = list(self._lanes.values())
@@ -222,54 +226,65 @@ class InboxWorker:
             if not lanes:
                 return
 
-    async def _pending_lanes(self) -> list[tuple[str, str]]:
+    async def _pending_lanes(self, received_before: float | None) -> set[tuple[str, str]]:
+        """Threads with pending rows this process does not hold (received before the given time)."""
+        query = select(InboxRow.id, InboxRow.channel, InboxRow.thread_ts).where(InboxRow.state == "pending")
+        if received_before is not None:
+            query = query.where(InboxRow.received_at < received_before)
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(InboxRow.channel, InboxRow.thread_ts).where(InboxRow.state == "pending").distinct()
-            )
-            return [(c, t) for c, t in rows.all()]
+            rows = await session.execute(query)
+            return {(c, t) for inbox_id, c, t in rows.all() if inbox_id not in self._held}
 
     async def _poll_inbox(self) -> None:
+        # The first look takes everything a previous run left; later ones only rows that have waited
+        # a while (another process may be applying a fresh one right now).
+        received_before = None
         while True:
             try:
-                for channel, thread_ts in await self._pending_lanes():
+                for channel, thread_ts in await self._pending_lanes(received_before):
                     self.kick(channel, thread_ts)
             except OperationalError as exc:
                 log.warning("inbox poll failed: %s", exc.__class__.__name__)
             await asyncio.sleep(INBOX_POLL_SECONDS)
+            received_before = self.clock() - INBOX_POLL_SECONDS
 
     async def _run_lane(self, channel: str, thread_ts: str) -> None:
         lane = f"{channel}|{thread_ts}"
         while True:
-            handed = self._handed.get(lane)
-            if handed:
-                row = handed.popleft()
-                with self.runner.busy():
-                    await self._take(row)
-                continue
-            self._handed.pop(lane, None)
-            if lane not in self._dirty:
-                return
-            self._dirty.discard(lane)
-            # Kicked by the poll (rows another process or a previous run left) or by a restart.
-            async with self.sessions() as session:
-                rows = list(
-                    await session.scalars(
-                        select(InboxRow)
-                        .where(
-                            InboxRow.state == "pending",
-                            InboxRow.channel == channel,
-                            InboxRow.thread_ts == thread_ts,
+            if lane in self._dirty:
+                # Kicked by the poll (rows another process or a previous run left) or by a restart:
+                # those are older than anything handed since, so they go first.
+                self._dirty.discard(lane)
+                async with self.sessions() as session:
+                    rows = list(
+                        await session.scalars(
+                            select(InboxRow)
+                            .where(
+                                InboxRow.state == "pending",
+                                InboxRow.channel == channel,
+                                InboxRow.thread_ts == thread_ts,
+                            )
+                            .order_by(InboxRow.id)
+                            .limit(INBOX_BATCH)
                         )
-                        .order_by(InboxRow.id)
-                        .limit(INBOX_BATCH)
                     )
-                )
-            for row in rows:
+                for row in rows:
+                    if row.id not in self._held:  # a handed one is applied from the hand below
+                        with self.runner.busy():
+                            await self._take(row)
+                if len(rows) == INBOX_BATCH and rows[-1].id not in self._held:
+                    self._dirty.add(lane)  # more where these came from
+                continue
+            handed = self._handed.get(lane)
+            if not handed:
+                self._handed.pop(lane, None)
+                return
+            row = handed.popleft()
+            try:
                 with self.runner.busy():
                     await self._take(row)
-            if len(rows) == INBOX_BATCH:
-                self._dirty.add(lane)  # more where these came from
+            finally:
+                self._held.discard(row.id)
 
     async def _take(self, row: InboxRow) -> None:
         item = InboxItem(
