@@ -1,17 +1,20 @@
 """The real bot against a bare slack-bolt app, side by side, under open-loop load; prints both.
 
-Both serve HTTP on 127.0.0.1 against the same Slack Web API stand-in, driven by the same load
-generator in one run, rounds interleaved. The bare app acknowledges every message event and posts
-one threaded reply. The bot gets `time` (a control that always answers) in threads with open
-interviews. Requests are sent at fixed times (open loop: a slow server does not slow the
-generator). For each side: acknowledgements (HTTP round trips), replies (from the send to the
-stand-in receiving the reply in that thread), p50/p99, and the share handled within 3 s.
+Each side runs as a process of its own, as deployed: `interview-bot serve` on a SQLite file, and
+a bare slack-bolt AsyncApp over aiohttp that acknowledges every message event and posts one
+threaded reply (this script with --bare-app). This process holds the Slack Web API stand-in both
+post to and the load generator, so on a 2-core machine each server gets a core and the generator
+and stand-in the other. Rounds are interleaved. The bot gets `time` (a control that always
+answers) in threads with open interviews. Requests are sent at fixed times (open loop: a slow
+server does not slow the generator). For each side: acknowledgements (HTTP round trips), replies
+(from the send to the stand-in receiving the reply in that thread), p50/p99, and the share
+handled within 3 s.
 
 Then: the highest rate each side sustains (every event replied to within 3 s, none refused), on
 a ladder of rates; 1,000 warnings due in the same second (how late each reaches Slack); start-up
-with 10,000 open interviews (bootstrap until the port is open). With --postgres, the same ladder
-against one and against two `interview-bot serve` processes sharing one PostgreSQL database,
-the load spread over both as a load balancer would.
+with 10,000 open interviews (bootstrap until the port is open, and a new `serve` process until
+healthy). With --postgres, the same ladder against one and against two `interview-bot serve`
+processes sharing one PostgreSQL database, the load spread over both as a load balancer would.
 
 Run: .venv/bin/python benchmarks/bench_serve.py [--quick] [--postgres]
 """
@@ -24,6 +27,7 @@ import logging
 import os
 import random
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -49,9 +53,11 @@ SECONDS = 4.0
 DEADLINE = 3.0  # Slack retries what is not acknowledged within 3 s
 
 
-async def bare_app(slack: SlackStandIn, http: aiohttp.ClientSession) -> tuple[str, web.AppRunner]:
+async def bare_app(
+    api_url: str, token: str, http: aiohttp.ClientSession, port: int = 0
+) -> tuple[str, web.AppRunner]:
     """The floor: a slack-bolt AsyncApp that acks and posts one threaded reply per message."""
-    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, session=http)
+    client = AsyncWebClient(token=token, base_url=api_url, session=http)
     app = AsyncApp(client=client, signing_secret=SECRET, process_before_response=False)
 
     @app.event("message")
@@ -65,9 +71,36 @@ async def bare_app(slack: SlackStandIn, http: aiohttp.ClientSession) -> tuple[st
     application.router.add_post("/slack/events", handle)
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     return f"http://127.0.0.1:{runner.addresses[0][1]}", runner
+
+
+async def serve_bare_app(port: int) -> None:
+    """--bare-app PORT: the bare app on its own, until terminated (token and API URL from the env)."""
+    async with aiohttp.ClientSession() as http:
+        await bare_app(os.environ["SLACK_API_URL"], os.environ["SLACK_BOT_TOKEN"], http, port)
+        await asyncio.Event().wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bare_process(slack: SlackStandIn, port: int) -> subprocess.Popen:
+    env = {**os.environ, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url}
+    return subprocess.Popen([sys.executable, __file__, "--bare-app", str(port)], env=env)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 async def load(
@@ -127,17 +160,29 @@ def line(name: str, r: dict) -> str:
     )
 
 
-async def open_interviews(running, n: int) -> list[str]:
+async def open_interviews(http: aiohttp.ClientSession, url: str, db: Path, n: int) -> list[str]:
     """Start `n` more interviews by mention; wait until they are open and their openings posted."""
-    before = running.rows("SELECT count(*) FROM interviews")[0][0]
+    before = sqlite_rows(db, "SELECT count(*) FROM interviews")[0][0]
     threads = []
     for i in range(n):
         thread = slack_ts(i / 1e4)
-        await running.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+        body = sp.json_body(
+            sp.event_callback(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+        )
+        await sp.post_signed(http, url + "/slack/events", body, "application/json", SECRET)
         threads.append(thread)
-    await eventually(lambda: running.rows("SELECT count(*) FROM interviews") == [(before + n,)], timeout=600)
-    await eventually(lambda: running.rows("SELECT count(*) FROM outbox WHERE state != 'sent'") == [(0,)], 600)
+    await eventually(
+        lambda: sqlite_rows(db, "SELECT count(*) FROM interviews") == [(before + n,)], timeout=600
+    )
+    await eventually(
+        lambda: sqlite_rows(db, "SELECT count(*) FROM outbox WHERE state != 'sent'") == [(0,)], 600
+    )
     return threads
+
+
+def sqlite_rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
 
 
 LADDER = (100, 200, 300, 400, 600, 800, 1200, 1600, 2000)
@@ -160,19 +205,21 @@ async def ladder(http, slack, urls: list[str], threads: list[str], name: str) ->
     return best
 
 
-async def warnings_due_together(running, slack: SlackStandIn, count: int) -> None:
-    """Move `count` open interviews so their Requirements warning falls due in the same second."""
-    import sqlite3
-
-    due = time.time() + 40.0
-    with sqlite3.connect(running.db) as conn:
+async def warnings_due_together(
+    http: aiohttp.ClientSession, slack: SlackStandIn, db: Path, port: int, count: int
+) -> subprocess.Popen:
+    """Stop the bot, move `count` open interviews so their Requirements warning falls due in the
+    same second, start it again, let traffic in those threads bring them into its memory (as in a
+    busy hour), and measure how late each warning reaches Slack. Returns the new bot process."""
+    due = time.time() + 30.0
+    with sqlite3.connect(db) as conn:
         rows = conn.execute(
-            "SELECT t.interview_id, t.due_at FROM timers t JOIN interviews i ON i.id = t.interview_id "
+            "SELECT t.interview_id, t.due_at, i.thread_ts FROM timers t JOIN interviews i ON i.id = t.interview_id "
             "WHERE t.state = 'pending' AND t.timer_id = 'requirements:warning' AND i.status = 'running' "
             "LIMIT ?",
             (count,),
         ).fetchall()
-        for interview_id, due_at in rows:
+        for interview_id, due_at, _ in rows:
             shift = due - due_at  # the interview started that much earlier, as far as its clock goes
             conn.execute(
                 "UPDATE interviews SET clock_origin = clock_origin + ?, version = version + 1 WHERE id = ?",
@@ -182,13 +229,15 @@ async def warnings_due_together(running, slack: SlackStandIn, count: int) -> Non
                 "UPDATE timers SET due_at = due_at + ? WHERE interview_id = ? AND state = 'pending'",
                 (shift, interview_id),
             )
-    # The rows changed under the bot (a new version each): let it read them again before the
-    # moment, as the interviews it steps in a busy hour are in its memory.
+    bot = serve_process(slack, f"sqlite+aiosqlite:///{db}", port)
+    url = f"http://127.0.0.1:{port}"
+    await healthy(http, url)
     warmed = time.time()
-    await asyncio.gather(*(running.bot.runner.apply(i, lambda iv, row, now: None) for i, _ in rows))
-    print(f"  (the bot read the {len(rows)} moved interviews again in {time.time() - warmed:.1f} s)")
+    await load(http, slack, [url], [thread for _, _, thread in rows], 250, "time")
+    print(
+        f"  (the restarted bot stepped the {len(rows)} moved interviews once in {time.time() - warmed:.1f} s)"
+    )
     first_call = len(slack.calls)
-    await running.bot.runner.arm_window()
     due_mono = time.monotonic() + (due - time.time())
     await asyncio.sleep(max(0.0, due - time.time()) + 10.0)
     late = sorted(
@@ -200,6 +249,7 @@ async def warnings_due_together(running, slack: SlackStandIn, count: int) -> Non
         f"{len(rows)} warnings due at the same second: {len(late)} posted; lateness p50 "
         f"{pct(late, 0.5):.0f} ms, p99 {pct(late, 0.99):.0f} ms, last {late[-1] * 1000 if late else float('nan'):.0f} ms"
     )
+    return bot
 
 
 def clone_interviews(db: Path, total: int) -> int:
@@ -256,9 +306,10 @@ def serve_process(slack: SlackStandIn, db_url: str, port: int) -> subprocess.Pop
         "INTERVIEW_PACE": "1",
         "PORT": str(port),
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    # Its log goes to a file beside the benchmark's database, to read after a surprising figure.
+    log = Path(tempfile.gettempdir()) / f"bench-serve-{port}.log"
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stdout=out, stderr=out)
 
 
 async def healthy(http: aiohttp.ClientSession, url: str) -> None:
@@ -320,19 +371,31 @@ async def main(quick: bool, postgres: bool) -> None:
     sizes = (100,) if quick else (100, 1000)
     rates = (50, 100) if quick else (50, 100, 200)
     folder = Path(tempfile.mkdtemp())
-    async with SlackStandIn(validate_blocks=False) as slack, aiohttp.ClientSession() as http:
-        bare_url, bare_runner = await bare_app(slack, http)
-        running = await start_bot(slack, folder, pace=1)
+    db = folder / "bot.db"
+    connector = aiohttp.TCPConnector(limit=0)  # open loop: no cap on requests in flight
+    async with (
+        SlackStandIn(validate_blocks=False) as slack,
+        aiohttp.ClientSession(connector=connector) as http,
+    ):
+        bare_port, bot_port = free_port(), free_port()
+        bare_url, bot_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{bot_port}"
+        procs = {
+            "bare": bare_process(slack, bare_port),
+            "bot": serve_process(slack, f"sqlite+aiosqlite:///{db}", bot_port),
+        }
         try:
+            await healthy(http, bot_url)
+            await wait_listening(http, bare_url)
             opened: list[str] = []
             for size in sizes:
-                opened += await open_interviews(running, size - len(opened))
+                opened += await open_interviews(http, bot_url, db, size - len(opened))
                 bare_threads = [f"{1e9 + i:.6f}" for i in range(size)]
                 if size == max(sizes):
-                    await warnings_due_together(running, slack, size)
+                    stop_process(procs["bot"])
+                    procs["bot"] = await warnings_due_together(http, slack, db, bot_port, size)
                 print(f"{size} open interviews")
                 for rate in rates:
-                    ours = await load(http, slack, [running.url], opened, rate, "time")
+                    ours = await load(http, slack, [bot_url], opened, rate, "time")
                     bare = await load(http, slack, [bare_url], bare_threads, rate, "time")
                     print(f" {rate} events/s for {SECONDS:.0f} s")
                     print(line("bare", bare))
@@ -346,29 +409,28 @@ async def main(quick: bool, postgres: bool) -> None:
             bare_best = await ladder(
                 http, slack, [bare_url], [f"{2e9 + i:.6f}" for i in range(len(opened))], "bare"
             )
-            ours_best = await ladder(http, slack, [running.url], opened, "ours")
+            ours_best = await ladder(http, slack, [bot_url], opened, "ours")
             print(
                 f"  bare {bare_best} events/s, ours {ours_best} events/s, ratio {ours_best / bare_best:.2f}"
             )
         finally:
-            await stop_bot(running)
-            await bare_runner.cleanup()
+            for proc in procs.values():
+                stop_process(proc)
         if not quick:
-            open_now = clone_interviews(folder / "bot.db", 10_000)
+            open_now = await asyncio.to_thread(clone_interviews, db, 10_000)
             started = time.perf_counter()
             running = await start_bot(slack, folder, pace=1)
             took = time.perf_counter() - started
-            print(f"start-up with {open_now} open interviews: bootstrap to port open {took * 1000:.0f} ms")
+            print(
+                f"start-up with {open_now} open interviews: bootstrap to port open {took * 1000:.0f} ms (in this process)"
+            )
             await stop_bot(running)
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
+            port = free_port()
             started = time.perf_counter()
-            proc = serve_process(slack, f"sqlite+aiosqlite:///{folder / 'bot.db'}", port)
+            proc = serve_process(slack, f"sqlite+aiosqlite:///{db}", port)
             await healthy(http, f"http://127.0.0.1:{port}")
             took = time.perf_counter() - started
-            proc.terminate()
-            proc.wait(10)
+            stop_process(proc)
             print(
                 f"  a new `interview-bot serve` process (Python start, imports, bank): healthy in {took * 1000:.0f} ms"
             )
@@ -376,7 +438,19 @@ async def main(quick: bool, postgres: bool) -> None:
             await postgres_processes(slack, http, 100)
 
 
+async def wait_listening(http: aiohttp.ClientSession, url: str) -> None:
+    """Until something answers HTTP at `url` (the bare app has no health route: any status will do)."""
+    for _ in range(600):
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(url + "/"):
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
 if __name__ == "__main__":
+    if "--bare-app" in sys.argv:
+        asyncio.run(serve_bare_app(int(sys.argv[sys.argv.index("--bare-app") + 1])))
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # jobs cut short when a bot stops
     asyncio.run(main("--quick" in sys.argv, "--postgres" in sys.argv))
