@@ -175,11 +175,17 @@ class SerialWriter(Sessions):
 
     `write` runs its whole transaction on one writer connection in one thread of its own, so a
     transaction costs one hand-over between threads rather than several per statement (aiosqlite
-    makes every cursor, execute, fetch and close a hand-over, each waiting for the GIL)."""
+    makes every cursor, execute, fetch and close a hand-over, each waiting for the GIL). Writes
+    queue in that thread's executor, so the next starts as soon as one commits, without waiting
+    for the event loop to come round; an async transaction (`begin`) waits for the queue to drain,
+    and writes that come meanwhile wait for it."""
 
     def __init__(self, sessions: async_sessionmaker, file: str | None = None) -> None:
         super().__init__(sessions)
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # held by an async write transaction, and while one waits
+        self._queued = 0  # write functions queued on, or running in, the writer thread
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._thread: ThreadPoolExecutor | None = None
         self._writer: sessionmaker | None = None
         if file is not None:
@@ -195,16 +201,27 @@ class SerialWriter(Sessions):
     @contextlib.asynccontextmanager
     async def begin(self):
         """A write transaction, once the writes ahead of it have committed."""
-        async with self._lock, self._sessions.begin() as session:
-            yield session
+        async with self._lock:
+            await self._drained.wait()
+            async with self._sessions.begin() as session:
+                yield session
 
     async def write(self, fn: Write[T], *args: Any) -> T:
         """Run `fn(session, *args)` as one transaction on the writer connection, in turn."""
         if self._writer is None:  # an in-memory database: only the async engine's connection has it
             async with self._lock:
                 return await super().write(fn, *args)
-        async with self._lock:
+        while self._lock.locked():  # an async write transaction goes first
+            async with self._lock:
+                pass
+        self._queued += 1
+        self._drained.clear()
+        try:
             return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, fn, args)
+        finally:
+            self._queued -= 1
+            if self._queued == 0:
+                self._drained.set()
 
     def _run(self, fn: Write[T], args: tuple) -> T:
         with self._writer.begin() as session:

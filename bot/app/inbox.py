@@ -313,6 +313,12 @@ class InboxWorker:
             log.exception("could not apply inbox item %s (%s)", row.id, row.kind)
             await settle_inbox_row(self.sessions, row.id, "failed", keep_text=True)
 
+    def remember_thread(self, channel: str, thread_ts: str, interview_id: str) -> None:
+        """A new interview in a thread: its messages need not look it up."""
+        self._threads[(channel, thread_ts)] = interview_id
+        while len(self._threads) > THREADS_KEPT:
+            self._threads.popitem(last=False)
+
     def forget_threads(self, interview_ids: set[str] | None = None) -> None:
         """Interviews deleted (forget me, a purge): their threads may hold a new one later."""
         for where, interview_id in list(self._threads.items()):
@@ -336,9 +342,7 @@ class InboxWorker:
                 )
             )
         if found is not None:
-            self._threads[where] = found
-            while len(self._threads) > THREADS_KEPT:
-                self._threads.popitem(last=False)
+            self.remember_thread(item.channel, item.thread_ts, found)
         return found
 
     def _event_for(self, item: InboxItem) -> MakeEvent:

@@ -169,6 +169,8 @@ class InterviewRunner:
                         self._write_new, after, placement, minutes, effects
                     )
                     self._remember(after, row.version, row)
+                    if row.thread_ts:
+                        self.inbox.remember_thread(row.channel, row.thread_ts, row.id)
                     break
                 except IntegrityError:
                     return None
