@@ -145,6 +145,7 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
 
 T = TypeVar("T")
 Write = Callable[..., T]  # fn(session: Session, *args) -> T, the body of one write transaction
+WriteRows = Callable[..., T]  # fn(connection: Connection, *args) -> T, the same with Core statements
 
 
 class Sessions:
@@ -166,6 +167,13 @@ class Sessions:
         """Run `fn(session, *args)` in one transaction and commit it; returns what fn returns."""
         async with self._sessions.begin() as session:
             return await session.run_sync(fn, *args)
+
+    async def write_rows(self, fn: WriteRows[T], *args: Any) -> T:
+        """`write` for a function of Core statements: `fn(connection, *args)`, one transaction.
+        The hot path's writes (a step, an inbox store, outbox marks) take this way: no ORM session
+        to set up and tear down around a handful of statements."""
+        async with self._sessions.kw["bind"].begin() as connection:
+            return await connection.run_sync(fn, *args)
 
 
 class SerialWriter(Sessions):
@@ -193,6 +201,7 @@ class SerialWriter(Sessions):
                 f"sqlite:///{file}", connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             )
             event.listen(engine, "connect", _sqlite_pragmas)
+            self._engine = engine
             self._writer = sessionmaker(engine, expire_on_commit=False)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
             # Closed with this object: the connection (its thread goes when the executor does).
@@ -211,13 +220,23 @@ class SerialWriter(Sessions):
         if self._writer is None:  # an in-memory database: only the async engine's connection has it
             async with self._lock:
                 return await super().write(fn, *args)
+        return await self._queue(self._run, fn, args)
+
+    async def write_rows(self, fn: WriteRows[T], *args: Any) -> T:
+        """Run `fn(connection, *args)` as one transaction on the writer connection, in turn."""
+        if self._writer is None:
+            async with self._lock:
+                return await super().write_rows(fn, *args)
+        return await self._queue(self._run_rows, fn, args)
+
+    async def _queue(self, run: Callable[[Callable, tuple], T], fn: Callable, args: tuple) -> T:
         while self._lock.locked():  # an async write transaction goes first
             async with self._lock:
                 pass
         self._queued += 1
         self._drained.clear()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, fn, args)
+            return await asyncio.get_running_loop().run_in_executor(self._thread, run, fn, args)
         finally:
             self._queued -= 1
             if self._queued == 0:
@@ -226,6 +245,10 @@ class SerialWriter(Sessions):
     def _run(self, fn: Write[T], args: tuple) -> T:
         with self._writer.begin() as session:
             return fn(session, *args)
+
+    def _run_rows(self, fn: WriteRows[T], args: tuple) -> T:
+        with self._engine.begin() as connection:
+            return fn(connection, *args)
 
 
 def _close_writer(engine, thread: ThreadPoolExecutor) -> None:

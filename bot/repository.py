@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,30 @@ class Placement:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _save_statement(ended: bool, checked: bool):
+    """UPDATE of an interview's state, raising its version (and checking it, when `checked`).
+    Built once: a statement object keeps its compiled form, so a step does not build it again."""
+    table = InterviewRow.__table__
+    where = [table.c.id == bindparam("b_id")]
+    if checked:
+        where.append(table.c.version == bindparam("b_version"))
+    values = {
+        "status": bindparam("b_status"),
+        "end_reason": bindparam("b_end_reason"),
+        "state": bindparam("b_state"),
+        "version": table.c.version + 1,
+    }
+    if ended:
+        values["ended_at"] = bindparam("b_ended_at")
+    return update(table).where(*where).values(**values)
+
+
+_SAVE = {
+    (ended, checked): _save_statement(ended, checked) for ended in (False, True) for checked in (False, True)
+}
+_INSERT_TURNS = insert(TurnRow.__table__)
 
 
 class InterviewRepository:
@@ -77,11 +101,11 @@ class InterviewRepository:
             )
         )
         session.flush()
-        self._write_turns(session, interview)
+        self._write_turns(session.connection(), interview)
 
     async def save(self, interview: Interview, expected_version: int | None = None) -> int:
         """Write the interview's state and any new or edited turns; return the new version."""
-        return await self._sessions.write(self.save_sync, interview, expected_version)
+        return await self._sessions.write_rows(self.save_sync, interview, expected_version)
 
     async def save_in(
         self,
@@ -91,39 +115,40 @@ class InterviewRepository:
         before: Interview | None = None,
     ) -> int:
         """`save` inside a transaction the caller holds."""
-        return await session.run_sync(self.save_sync, interview, expected_version, before)
+        return await session.run_sync(
+            lambda sync: self.save_sync(sync.connection(), interview, expected_version, before)
+        )
 
     def save_sync(
         self,
-        session: Session,
+        connection: Connection,
         interview: Interview,
         expected_version: int | None = None,
         before: Interview | None = None,
     ) -> int:
-        """`save` in a synchronous session. With `before` (the state it replaces, as stored), only
-        the turns from the first one that changed are written, not all of them."""
-        table = InterviewRow.__table__
-        where = [table.c.id == interview.id]
-        if expected_version is not None:
-            where.append(table.c.version == expected_version)
+        """`save` on a connection in a transaction. With `before` (the state it replaces, as
+        stored), only the turns from the first one that changed are written, not all of them."""
         values = {
-            "status": interview.status,
-            "end_reason": interview.end_reason,
-            "state": json.dumps(to_snapshot(interview, with_turns=False)),
-            "version": table.c.version + 1,
+            "b_id": interview.id,
+            "b_status": interview.status,
+            "b_end_reason": interview.end_reason,
+            "b_state": json.dumps(to_snapshot(interview, with_turns=False)),
         }
         if interview.status == "ended":
-            values["ended_at"] = _now()
-        connection = session.connection()
-        result = connection.execute(update(table).where(*where).values(**values))
+            values["b_ended_at"] = _now()
+        if expected_version is not None:
+            values["b_version"] = expected_version
+        statement = _SAVE[(interview.status == "ended", expected_version is not None)]
+        result = connection.execute(statement, values)
         if result.rowcount != 1:
             raise StaleInterview(interview.id)
         if before is not None and before.started_at == interview.started_at:
             self._write_changed_turns(connection, before, interview)
         else:
-            self._write_turns(session, interview)
+            self._write_turns(connection, interview)
         if expected_version is not None:
             return expected_version + 1
+        table = InterviewRow.__table__
         return int(connection.scalar(select(table.c.version).where(table.c.id == interview.id)))
 
     @staticmethod
@@ -155,13 +180,12 @@ class InterviewRepository:
             else:
                 added.append({"interview_id": after.id, "seq": seq, **values})
         if added:
-            connection.execute(insert(table), added)
+            connection.execute(_INSERT_TURNS, added)
         if len(new) < len(old):  # fewer turns than stored (never from the engine; forget rewrites all)
             connection.execute(delete(table).where(table.c.interview_id == after.id, table.c.seq >= len(new)))
 
-    def _write_turns(self, session: Session, interview: Interview) -> None:
+    def _write_turns(self, connection: Connection, interview: Interview) -> None:
         table = TurnRow.__table__
-        connection = session.connection()
         rows = connection.execute(
             select(
                 table.c.seq, table.c.at, table.c.phase, table.c.role, table.c.text, table.c.message_id
@@ -180,7 +204,7 @@ class InterviewRepository:
                     .values(**values)
                 )
         if added:
-            connection.execute(insert(table), added)
+            connection.execute(_INSERT_TURNS, added)
 
     async def load(self, interview_id: str) -> tuple[Interview, InterviewRow] | None:
         """The interview (rebuilt from its snapshot and turns) and its row, or None."""

@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.orm import Session
 
 from bot.db import insert_ignoring_duplicates
 from bot.models import InboxRow, InterviewRow
@@ -161,7 +160,7 @@ class InboxWorker:
         ]
         for attempt in range(SAVE_ATTEMPTS):
             try:
-                ids = await self.sessions.write(_insert_new, values)
+                ids = await self.sessions.write_rows(_insert_new, values)
                 break
             except OperationalError:  # briefly locked: the callers have not acknowledged yet, so wait
                 await asyncio.sleep(0.02 * (attempt + 1))
@@ -376,13 +375,19 @@ class InboxWorker:
         return make
 
 
-def _insert_new(session: Session, values: list[dict]) -> dict[str, int]:
+def _insert_new(connection: Connection, values: list[dict]) -> dict[str, int]:
     """Insert inbox rows, skipping keys already claimed; the ids of those inserted, by key."""
-    table = InboxRow.__table__
-    connection = session.connection()
-    statement = insert_ignoring_duplicates(connection.dialect.name, table, ["key"])
-    result = connection.execute(statement.returning(table.c.id, table.c.key), values)
+    dialect = connection.dialect.name
+    if dialect not in _INSERT_NEW:  # built once per dialect: it keeps its compiled form
+        table = InboxRow.__table__
+        _INSERT_NEW[dialect] = insert_ignoring_duplicates(dialect, table, ["key"]).returning(
+            table.c.id, table.c.key
+        )
+    result = connection.execute(_INSERT_NEW[dialect], values)
     return {key: inbox_id for inbox_id, key in result.all()}
+
+
+_INSERT_NEW: dict[str, Insert] = {}
 
 
 async def settle_inbox_row(

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
@@ -57,6 +57,39 @@ FALLBACK_SECONDS = 24 * 3600
 # Interviews kept in memory between steps, by stored version: a step reads only the interview's row
 # (its state is small: the turns are rows of their own), not every turn again. Most recently used.
 CACHE_SIZE = 4096
+
+
+# The step's statements, built once (a statement object keeps its compiled form).
+_INTERVIEWS, _INBOX, _TIMERS, _OUTBOX = (
+    InterviewRow.__table__,
+    InboxRow.__table__,
+    TimerRow.__table__,
+    OutboxRow.__table__,
+)
+# Takes the interview's row lock (SQLite: the write lock) if nobody saved a newer version.
+_LOCK_VERSION = (
+    update(_INTERVIEWS)
+    .where(_INTERVIEWS.c.id == bindparam("b_id"), _INTERVIEWS.c.version == bindparam("b_version"))
+    .values(version=_INTERVIEWS.c.version)
+)
+_TAKE_INBOX = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("b_id"), _INBOX.c.state == "pending")
+    .values(state="applied", text="")
+)
+_SET_TIMER = (  # a pending timer fired or cancelled
+    update(_TIMERS)
+    .where(
+        _TIMERS.c.interview_id == bindparam("b_interview"),
+        _TIMERS.c.timer_id == bindparam("b_timer"),
+        _TIMERS.c.state == "pending",
+    )
+    .values(state=bindparam("b_state"), updated_at=bindparam("b_at"))
+)
+_INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
+_UNSENT = select(_OUTBOX.c.id).where(
+    _OUTBOX.c.interview_id == bindparam("b_interview"), _OUTBOX.c.state.in_(("pending", "sending"))
+)
 
 
 class _AlreadyDone(Exception):
@@ -186,7 +219,7 @@ class InterviewRunner:
     ) -> tuple[InterviewRow, list[Effect], list[OutboxRow]]:
         self.repository.add_sync(session, after, placement, minutes)
         row = session.get(InterviewRow, after.id)
-        effects, handed = self._record(session, row, after, effects)
+        effects, handed = self._record(session.connection(), row, after, effects)
         return row, effects, handed
 
     # ------------------------------------------------------------ the one write path
@@ -270,7 +303,7 @@ class InterviewRunner:
             after, effects = await asyncio.to_thread(step, interview, event)
             effects = await self._review(after, effects)
         try:
-            stored, effects, handed = await self.sessions.write(
+            stored, effects, handed = await self.sessions.write_rows(
                 self._write_step, row, interview, after, version, effects, inbox_id, claim
             )
         except _AlreadyDone:
@@ -285,7 +318,7 @@ class InterviewRunner:
 
     def _write_step(
         self,
-        session: Session,
+        connection: Connection,
         row: InterviewRow,
         interview: Interview,
         after: Interview,
@@ -299,52 +332,34 @@ class InterviewRunner:
         # saved a newer version since it was read: otherwise StaleInterview, and the caller reads and
         # steps again. Saving the new state is that lock when there is one.
         if after != interview:
-            stored = self.repository.save_sync(session, after, expected_version=version, before=interview)
+            stored = self.repository.save_sync(connection, after, expected_version=version, before=interview)
         else:
-            table = InterviewRow.__table__
-            locked = session.connection().execute(
-                update(table)
-                .where(table.c.id == row.id, table.c.version == version)
-                .values(version=table.c.version)
-            )
+            locked = connection.execute(_LOCK_VERSION, {"b_id": row.id, "b_version": version})
             if locked.rowcount != 1:
                 raise StaleInterview(row.id)
             stored = version
-        if inbox_id is not None and not self._take_inbox(session, inbox_id):
+        if inbox_id is not None and not self._take_inbox(connection, inbox_id):
             raise _AlreadyDone  # another process applied it: undo the save
-        if claim is not None and not self._claim_timer(session, row.id, claim):
+        if claim is not None and not self._claim_timer(connection, row.id, claim):
             raise _AlreadyDone
         handed: list[OutboxRow] = []
         if effects:
-            effects, handed = self._record(session, row, after, effects)
+            effects, handed = self._record(connection, row, after, effects)
         return stored, effects, handed
 
-    def _take_inbox(self, session: Session, inbox_id: int) -> bool:
-        table = InboxRow.__table__
-        result = session.connection().execute(
-            update(table)
-            .where(table.c.id == inbox_id, table.c.state == "pending")
-            .values(state="applied", text="")
-        )
-        return result.rowcount == 1
+    def _take_inbox(self, connection: Connection, inbox_id: int) -> bool:
+        return connection.execute(_TAKE_INBOX, {"b_id": inbox_id}).rowcount == 1
 
-    def _claim_timer(self, session: Session, interview_id: str, timer_id: str) -> bool:
+    def _claim_timer(self, connection: Connection, interview_id: str, timer_id: str) -> bool:
         """Mark a pending timer fired; only one process (or retried job) wins."""
-        result = session.execute(
-            update(TimerRow)
-            .where(
-                and_(
-                    TimerRow.interview_id == interview_id,
-                    TimerRow.timer_id == timer_id,
-                    TimerRow.state == "pending",
-                )
-            )
-            .values(state="fired", updated_at=self.clock())
+        result = connection.execute(
+            _SET_TIMER,
+            {"b_interview": interview_id, "b_timer": timer_id, "b_state": "fired", "b_at": self.clock()},
         )
         return result.rowcount == 1
 
     def _record(
-        self, session: Session, row: InterviewRow, after: Interview, effects: list[Effect]
+        self, connection: Connection, row: InterviewRow, after: Interview, effects: list[Effect]
     ) -> tuple[list[Effect], list[OutboxRow]]:
         """The timers, recap and outbox rows of a step, in the step's transaction. Returns the
         effects to arm, and the outbox rows stored already leased to this process's sender."""
@@ -359,9 +374,9 @@ class InterviewRunner:
 
         for effect in effects:
             if isinstance(effect, ScheduleTimer):
-                self._upsert_timer(session, row.id, effect.timer_id, self._wall(row, effect.due_at))
+                self._upsert_timer(connection, row.id, effect.timer_id, self._wall(row, effect.due_at))
             elif isinstance(effect, CancelTimer):
-                self._cancel_timer(session, row.id, effect.timer_id)
+                self._cancel_timer(connection, row.id, effect.timer_id)
             elif isinstance(effect, Say):
                 say("say", text=effect.text, kind=effect.kind, phase=effect.phase, token=token)
             elif isinstance(effect, Nudge):
@@ -369,27 +384,28 @@ class InterviewRunner:
             elif isinstance(effect, Tell):
                 say("tell", user=effect.user, text=effect.text)
             elif isinstance(effect, Finish):
-                session.merge(
-                    RecapRow(
-                        interview_id=row.id,
-                        overall=int(effect.recap["overall"]),
-                        verdict=effect.recap["verdict"],
-                        data=json.dumps(effect.recap),
-                        created_at=datetime.now(UTC),
-                    )
+                recap = {
+                    "interview_id": row.id,
+                    "overall": int(effect.recap["overall"]),
+                    "verdict": effect.recap["verdict"],
+                    "data": json.dumps(effect.recap),
+                    "created_at": datetime.now(UTC),
+                }
+                connection.execute(
+                    upsert(connection.dialect.name, RecapRow.__table__, ["interview_id"], recap)
                 )
                 say("recap", recap=effect.recap)
                 say("chart", recap=effect.recap)
                 if row.mode == "pair":  # the automatic recap goes to the candidate if no scorecard comes
                     due = now + FALLBACK_SECONDS  # a wall-clock day, whatever the interview's pace
-                    self._upsert_timer(session, row.id, FALLBACK_TIMER, due)
+                    self._upsert_timer(connection, row.id, FALLBACK_TIMER, due)
                     extra.append(ScheduleTimer(FALLBACK_TIMER, self.at(row, due)))
         handed: list[OutboxRow] = []
         if said:
             # Leased to this process's sender at once when nothing of the interview waits before
             # them: it is handed the rows after the commit and needs no transaction to claim them.
             mine = self.outbox.takes(row.id)
-            leased = mine is not None and self._nothing_else_unsent(session, row.id, mine)
+            leased = mine is not None and self._nothing_else_unsent(connection, row.id, mine)
             state = {"state": "sending", "attempts": 1, "lease_until": now + LEASE_SECONDS} if leased else {}
             values = [
                 {
@@ -406,29 +422,20 @@ class InterviewRunner:
                 }
                 for one in said
             ]
-            table = OutboxRow.__table__
-            result = session.connection().execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True), values
-            )
+            result = connection.execute(_INSERT_OUTBOX, values)
             if leased:
                 handed = [
                     OutboxRow(id=outbox_id, **v) for (outbox_id,), v in zip(result.all(), values, strict=True)
                 ]
-        session.flush()
         return effects + extra, handed
 
     @staticmethod
-    def _nothing_else_unsent(session: Session, interview_id: str, mine: frozenset[int]) -> bool:
+    def _nothing_else_unsent(connection: Connection, interview_id: str, mine: frozenset[int]) -> bool:
         """No unsent outbox row of the interview but those this process's sender holds."""
-        table = OutboxRow.__table__
-        unsent = session.connection().execute(
-            select(table.c.id).where(
-                table.c.interview_id == interview_id, table.c.state.in_(("pending", "sending"))
-            )
-        )
+        unsent = connection.execute(_UNSENT, {"b_interview": interview_id})
         return all(outbox_id in mine for (outbox_id,) in unsent)
 
-    def _upsert_timer(self, session: Session, interview_id: str, timer_id: str, due: float) -> None:
+    def _upsert_timer(self, connection: Connection, interview_id: str, timer_id: str, due: float) -> None:
         values = {
             "interview_id": interview_id,
             "timer_id": timer_id,
@@ -436,20 +443,14 @@ class InterviewRunner:
             "state": "pending",
             "updated_at": self.clock(),
         }
-        connection = session.connection()
         connection.execute(
             upsert(connection.dialect.name, TimerRow.__table__, ["interview_id", "timer_id"], values)
         )
 
-    def _cancel_timer(self, session: Session, interview_id: str, timer_id: str) -> None:
-        session.execute(
-            update(TimerRow)
-            .where(
-                TimerRow.interview_id == interview_id,
-                TimerRow.timer_id == timer_id,
-                TimerRow.state == "pending",
-            )
-            .values(state="cancelled", updated_at=self.clock())
+    def _cancel_timer(self, connection: Connection, interview_id: str, timer_id: str) -> None:
+        connection.execute(
+            _SET_TIMER,
+            {"b_interview": interview_id, "b_timer": timer_id, "b_state": "cancelled", "b_at": self.clock()},
         )
 
     def _after_commit(self, row: InterviewRow, effects: list[Effect], handed: list[OutboxRow]) -> None:
@@ -561,7 +562,9 @@ class InterviewRunner:
                 if timer.due_at > self.clock() + LATE_TOLERANCE:  # early: wake at the true time
                     self.timers.arm(interview_id, FALLBACK_TIMER, timer.due_at)
                     return
-                if not await session.run_sync(self._claim_timer, interview_id, FALLBACK_TIMER):
+                if not await session.run_sync(
+                    lambda sync: self._claim_timer(sync.connection(), interview_id, FALLBACK_TIMER)
+                ):
                     return
                 row = await session.get(InterviewRow, interview_id)
                 recap = await session.get(RecapRow, interview_id)
@@ -581,7 +584,7 @@ class InterviewRunner:
 
     async def cancel_timer(self, interview_id: str, timer_id: str) -> None:
         """Drop a pending timer (the scorecard arrived, so no fallback)."""
-        await self.sessions.write(self._cancel_timer, interview_id, timer_id)
+        await self.sessions.write_rows(self._cancel_timer, interview_id, timer_id)
         self.timers.disarm(interview_id, timer_id)
 
     async def rearm(self) -> dict[str, int]:
