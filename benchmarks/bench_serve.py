@@ -26,6 +26,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import socket
 import sqlite3
 import subprocess
@@ -234,6 +235,9 @@ async def warnings_due_together(
     await healthy(http, url)
     warmed = time.time()
     await load(http, slack, [url], [thread for _, _, thread in rows], 250, "time")
+    await eventually(
+        lambda: sqlite_rows(db, "SELECT count(*) FROM outbox WHERE state != 'sent'") == [(0,)], 60
+    )
     print(
         f"  (the restarted bot stepped the {len(rows)} moved interviews once in {time.time() - warmed:.1f} s)"
     )
@@ -243,7 +247,9 @@ async def warnings_due_together(
     late = sorted(
         c.at - due_mono
         for c in slack.calls[first_call:]
-        if c.method == "chat.postMessage" and "left for" in str(c.params.get("text", ""))
+        # "N minutes left for Requirements." (an answer to `time` goes on: "...; about N left in ...")
+        if c.method == "chat.postMessage"
+        and re.fullmatch(r"[^;]* left for [^;]*\.", str(c.params.get("text", "")))
     )
     print(
         f"{len(rows)} warnings due at the same second: {len(late)} posted; lateness p50 "
