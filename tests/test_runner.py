@@ -66,6 +66,9 @@ class FakeTimers:
     def disarm(self, interview_id: str, timer_id: str) -> None:
         self.armed.pop((interview_id, timer_id), None)
 
+    def stop(self) -> None:
+        pass
+
 
 def make_runner(sessions, bank, surface: FakeSurface | None = None) -> tuple[InterviewRunner, FakeSurface]:
     """A runner on `sessions` speaking through a fake terminal surface."""

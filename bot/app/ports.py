@@ -64,3 +64,6 @@ class Timers(Protocol):
 
     def disarm(self, interview_id: str, timer_id: str) -> None:
         """Drop an armed wake-up, if any."""
+
+    def stop(self) -> None:
+        """Fire nothing more (the runner is stopping; pending rows wait for the next start)."""

@@ -152,6 +152,7 @@ class InterviewRunner:
 
     async def stop(self, timeout: float = 10.0) -> bool:
         """Stop taking new inbox work and wait for work in flight; False on timeout."""
+        self.timers.stop()
         await self.inbox.stop()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)

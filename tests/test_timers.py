@@ -1,0 +1,101 @@
+"""SchedulerTimers: due timers go to a bounded set of firing slots; re-arming a firing timer waits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app.timers import FIRING_AT_ONCE, SchedulerTimers
+
+
+async def test_many_due_timers_each_fire_once_a_bounded_number_at_a_time():
+    scheduler = AsyncIOScheduler()
+    scheduler.start()
+    fired: list[tuple[str, str]] = []
+    running = 0
+    most = 0
+
+    async def fire(interview_id: str, timer_id: str) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        fired.append((interview_id, timer_id))
+        running -= 1
+
+    timers = SchedulerTimers(scheduler, fire)
+    try:
+        for i in range(300):  # as after an outage: all overdue at start-up
+            timers.arm(f"iv{i}", "requirements:warning", time.time() - 60)
+        timers.arm("later", "requirements:warning", time.time() + 0.3)  # a job of the scheduler's
+        for _ in range(500):
+            if len(fired) == 301:
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(fired) == sorted(
+            [(f"iv{i}", "requirements:warning") for i in range(300)] + [("later", "requirements:warning")]
+        )
+        assert 1 < most <= FIRING_AT_ONCE
+        assert scheduler.get_jobs() == []  # the overdue ones never became jobs
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def test_a_timer_armed_again_while_it_fires_fires_again_after_not_beside_it():
+    scheduler = AsyncIOScheduler()
+    scheduler.start()
+    calls: list[float] = []
+    running = 0
+    overlapped = False
+
+    async def fire(interview_id: str, timer_id: str) -> None:
+        nonlocal running, overlapped
+        running += 1
+        overlapped |= running > 1
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            timers.arm(interview_id, timer_id, time.time() - 1)  # the step re-arms its own timer
+            timers.arm(interview_id, timer_id, time.time() + 0.2)  # the last word counts
+        await asyncio.sleep(0.05)
+        running -= 1
+
+    timers = SchedulerTimers(scheduler, fire)
+    try:
+        timers.arm("iv", "idle", time.time())
+        for _ in range(100):
+            if len(calls) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert len(calls) == 2 and not overlapped
+        assert calls[1] - calls[0] >= 0.2  # at the time it was armed for last, after the first
+        await asyncio.sleep(0.3)
+        assert len(calls) == 2
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def test_disarming_a_firing_timer_drops_its_next_wake_up_and_stop_fires_nothing_more():
+    scheduler = AsyncIOScheduler()
+    scheduler.start()
+    calls: list[str] = []
+
+    async def fire(interview_id: str, timer_id: str) -> None:
+        calls.append(interview_id)
+        if interview_id == "iv":
+            timers.arm("iv", "idle", time.time() + 0.1)
+            timers.disarm("iv", "idle")  # cancelled by the same step: no second firing
+        await asyncio.sleep(0.05)
+
+    timers = SchedulerTimers(scheduler, fire)
+    try:
+        timers.arm("iv", "idle", time.time())
+        await asyncio.sleep(0.4)
+        assert calls == ["iv"]
+        timers.stop()
+        timers.arm("after-stop", "idle", time.time())
+        await asyncio.sleep(0.2)
+        assert calls == ["iv"]
+    finally:
+        scheduler.shutdown(wait=False)
