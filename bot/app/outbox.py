@@ -339,7 +339,10 @@ class OutboxSender:
             values["not_before"] = not_before
         for attempt in range(20):
             try:
-                await self.sessions.write_rows(_update_rows, row_ids, values)
+                if state == "sent" and not error:  # the usual end of a post
+                    await self.sessions.write_rows(_mark_sent, row_ids, values["sent_at"])
+                else:
+                    await self.sessions.write_rows(_update_rows, row_ids, values)
                 return
             except OperationalError:
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -348,14 +351,15 @@ class OutboxSender:
 
 def _update_rows(connection: Connection, row_ids: list[int], values: dict) -> None:
     table = OutboxRow.__table__
-    if values.keys() == _MARK_SENT_KEYS and values["data"] == "{}" and not values["error"]:
-        # The usual one (every post ends so), built once: it keeps its compiled form.
-        connection.execute(_MARK_SENT, {"b_ids": row_ids, "b_at": values["sent_at"]})
-        return
     connection.execute(update(table).where(table.c.id.in_(row_ids)).values(**values))
 
 
-_MARK_SENT_KEYS = {"state", "lease_until", "error", "sent_at", "data"}
+def _mark_sent(connection: Connection, row_ids: list[int], sent_at: float) -> None:
+    connection.execute(_MARK_SENT, {"b_ids": row_ids, "b_at": sent_at})
+
+
+# What every post ends with, built once (a statement object keeps its compiled form). The text
+# lives in the turns; the row keeps no copy.
 _MARK_SENT = (
     update(OutboxRow.__table__)
     .where(OutboxRow.__table__.c.id.in_(bindparam("b_ids", expanding=True)))
