@@ -33,7 +33,9 @@ class InterviewRow(Base):
     creator_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     pace: Mapped[float] = mapped_column(Float, default=1.0)
     clock_origin: Mapped[float] = mapped_column(Float, default=0.0)
-    state: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text)  # the engine's snapshot, less its setup and its turns
+    # What the interview was set up with and never changes (its practice suggestions): written once.
+    setup: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -46,7 +46,7 @@ async def test_migrations_and_the_repository_work_on_postgresql(pg_url, tiny):
         assert loaded == a and row.version == 1
         async with engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-        assert version == "0006"
+        assert version == "0007"
     finally:
         await engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 
@@ -121,4 +122,61 @@ async def test_the_snapshot_is_plain_json(tiny, db_url):
 
         state = (await conn.execute(text("SELECT state FROM interviews WHERE id='j'"))).scalar_one()
     assert json.loads(state)["problem"] == "paste-bin"
+    await engine.dispose()
+
+
+async def test_the_setup_is_stored_once_and_a_step_rewrites_only_the_state(tiny, tmp_path, db_url):
+    engine, sessions = await open_database(db_url)
+    repo = InterviewRepository(sessions, bank={"paste-bin": tiny})
+    suggestions = {"requirements": "URL Shortener", "api": "Rate Limiter"}
+    iv, _ = step(new_interview("s1", tiny, suggestions=suggestions), Start(0))
+    await repo.add(iv, Placement())
+    with sqlite3.connect(tmp_path / "test.db") as conn:
+        conn.execute(
+            "UPDATE interviews SET setup = ? WHERE id = 's1'", ('{"suggestions": [["api", "Mark"]]}',)
+        )
+    after, _ = step(iv, Answer(5, "users create paste", message_id="m1"))
+    await repo.save(after, expected_version=0, before=iv)
+    with sqlite3.connect(tmp_path / "test.db") as conn:
+        state, setup = conn.execute("SELECT state, setup FROM interviews WHERE id = 's1'").fetchone()
+    # The step wrote the state, without the suggestions, and left the setup column alone (the mark
+    # put there stays); a save with no state to compare with writes the setup again.
+    assert "suggestions" not in json.loads(state) and json.loads(state)["id"] == "s1"
+    assert json.loads(setup) == {"suggestions": [["api", "Mark"]]}
+    await repo.save(after)
+    loaded, _ = await repo.load("s1")
+    assert loaded == after and dict(loaded.suggestions) == suggestions
+    await engine.dispose()
+
+
+async def test_an_older_database_keeps_its_suggestions_through_the_upgrade(tiny, tmp_path, db_url):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from bot.db import MIGRATIONS
+    from flows.snapshot import to_snapshot
+
+    old = create_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    with old.begin() as connection:  # the schema as the previous release left it
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+    old.dispose()
+    iv, _ = step(new_interview("o1", tiny, suggestions={"api": "Rate Limiter"}), Start(0))
+    with sqlite3.connect(tmp_path / "test.db") as conn:  # a row as the previous release stored it
+        conn.execute(
+            "INSERT INTO interviews (id, problem, level, surface, status, end_reason, team, pace, "
+            "clock_origin, state, version, created_at, mode) VALUES "
+            "('o1', 'paste-bin', 'senior', 'terminal', 'running', '', 0, 1, 0, ?, 0, '2026-12-01', 'solo')",
+            (json.dumps(to_snapshot(iv, with_turns=False)),),
+        )
+    engine, sessions = await open_database(db_url)
+    repo = InterviewRepository(sessions, bank={"paste-bin": tiny})
+    loaded, row = await repo.load("o1")
+    assert loaded == dataclasses.replace(iv, turns=())  # (its turn rows were left out above)
+    assert dict(loaded.suggestions) == {"api": "Rate Limiter"}
+    assert "suggestions" not in json.loads(row.state)
+    assert json.loads(row.setup) == {"suggestions": [["api", "Rate Limiter"]]}
     await engine.dispose()
