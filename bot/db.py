@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, create_engine, event
+from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
@@ -202,10 +202,13 @@ class SerialWriter(Sessions):
             )
             event.listen(engine, "connect", _sqlite_pragmas)
             self._engine = engine
+            # The writer thread's own connection for `write_rows`, held open (not checked out of the
+            # pool and reset for every transaction): in a list, so the finalizer can close it.
+            self._held: list[Connection] = []
             self._writer = sessionmaker(engine, expire_on_commit=False)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
             # Closed with this object: the connection (its thread goes when the executor does).
-            weakref.finalize(self, _close_writer, engine, self._thread)
+            weakref.finalize(self, _close_writer, engine, self._thread, self._held)
 
     @contextlib.asynccontextmanager
     async def begin(self):
@@ -247,11 +250,17 @@ class SerialWriter(Sessions):
             return fn(session, *args)
 
     def _run_rows(self, fn: WriteRows[T], args: tuple) -> T:
-        with self._engine.begin() as connection:
+        if not self._held or self._held[0].closed or self._held[0].invalidated:
+            self._held[:] = [self._engine.connect()]
+        connection = self._held[0]
+        with connection.begin():
             return fn(connection, *args)
 
 
-def _close_writer(engine, thread: ThreadPoolExecutor) -> None:
+def _close_writer(engine, thread: ThreadPoolExecutor, held: list) -> None:
+    if held:  # closed in the thread that used it (sqlite3 connections refuse other threads)
+        with contextlib.suppress(RuntimeError):
+            thread.submit(held[0].close)
     thread.shutdown(wait=False)
     engine.dispose()
 
