@@ -11,9 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy import Connection, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
@@ -22,6 +20,12 @@ from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# PostgreSQL connections kept open per process. SQLAlchemy's default (5, and 10 more opened and
+# closed again as needed) made a busy `serve` open several connections a second, each a new
+# backend process (and a TLS attempt), losing asyncpg's prepared statements with it. Two processes at
+# the full pool hold 60 of PostgreSQL's default 100.
+PG_POOL_SIZE = 20
+PG_MAX_OVERFLOW = 10
 
 
 class StorageError(RuntimeError):
@@ -39,7 +43,28 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# The newest migration's revision. A database already at it is opened without loading Alembic
+# (about 0.1 s of every start); tests/test_storage.py checks that it is the migrations' head.
+SCHEMA_HEAD = "0007"
+
+
+def _schema_version(connection) -> str | None:
+    """The revision the database's schema is at (None for a new database)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _migrate(connection) -> None:
+    """Bring the schema to head, if it is not there already."""
+    if _schema_version(connection) != SCHEMA_HEAD:
+        _upgrade(connection)
+
+
 def _upgrade(connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -120,6 +145,8 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
                     _private_file(path)
                 except OSError as exc:
                     raise StorageError(f"cannot open the database {describe(url)}: {exc.strerror}") from None
+        else:
+            kwargs.update(pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW)
         engine = create_async_engine(parsed, **kwargs)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StorageError(f"invalid database URL {describe(url)}: {exc}") from None
@@ -127,7 +154,7 @@ async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker]:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_migrate)
     except (OperationalError, DBAPIError, OSError) as exc:
         await engine.dispose()
         reason = getattr(exc, "orig", exc)
@@ -208,7 +235,7 @@ class SerialWriter(Sessions):
             self._writer = sessionmaker(engine, expire_on_commit=False)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
             # Closed with this object: the connection (its thread goes when the executor does).
-            weakref.finalize(self, _close_writer, engine, self._thread, self._held)
+            self._finalizer = weakref.finalize(self, _close_writer, engine, self._thread, self._held)
 
     @contextlib.asynccontextmanager
     async def begin(self):
@@ -258,9 +285,13 @@ class SerialWriter(Sessions):
 
 
 def _close_writer(engine, thread: ThreadPoolExecutor, held: list) -> None:
-    if held:  # closed in the thread that used it (sqlite3 connections refuse other threads)
-        with contextlib.suppress(RuntimeError):
-            thread.submit(held[0].close)
+    # Closed here, not handed to the writer thread: a finalizer can run inside another executor's
+    # submit(), which holds the lock every submit() takes (it deadlocked). The writer is idle by
+    # now (queued work keeps its SerialWriter alive), and SQLAlchemy opens SQLite files for use
+    # from any thread.
+    for connection in held:
+        with contextlib.suppress(Exception):
+            connection.close()
     thread.shutdown(wait=False)
     engine.dispose()
 

@@ -26,6 +26,17 @@ async def test_opening_a_new_file_migrates_it_to_head(tmp_path, db_url):
     assert version and journal == "wal"
 
 
+def test_the_pinned_schema_head_is_the_newest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from bot.db import MIGRATIONS, SCHEMA_HEAD
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
 async def test_interviews_survive_reopening_and_rerunning_migrations(tiny, db_url):
     engine, sessions = await open_database(db_url)
     repo = InterviewRepository(sessions, bank={"paste-bin": tiny})
@@ -179,4 +190,24 @@ async def test_an_older_database_keeps_its_suggestions_through_the_upgrade(tiny,
     assert dict(loaded.suggestions) == {"api": "Rate Limiter"}
     assert "suggestions" not in json.loads(row.state)
     assert json.loads(row.setup) == {"suggestions": [["api", "Rate Limiter"]]}
+    await engine.dispose()
+
+
+async def test_a_writer_collected_while_another_thread_pool_takes_work_closes_without_deadlock(tiny, db_url):
+    import concurrent.futures.thread as pool_threads
+    import threading
+
+    engine, sessions = await open_database(db_url)
+    repo = InterviewRepository(sessions)
+    iv, _ = step(new_interview("gc", tiny), Start(0))
+    await repo.add(iv, Placement())
+    await repo.save(step(iv, Answer(5, "users create paste", message_id="m"))[0], 0)  # its writer connection
+    # The garbage collector can run the writer's finalizer inside any ThreadPoolExecutor.submit(),
+    # which holds a lock that every submit() takes: the finalizer must not need it.
+    closed = threading.Event()
+    with pool_threads._global_shutdown_lock:
+        closer = threading.Thread(target=lambda: (sessions._finalizer(), closed.set()), daemon=True)
+        closer.start()
+        closer.join(5)
+    assert closed.is_set()
     await engine.dispose()
