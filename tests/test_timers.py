@@ -99,3 +99,31 @@ async def test_disarming_a_firing_timer_drops_its_next_wake_up_and_stop_fires_no
         assert calls == ["iv"]
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def test_arming_a_timer_again_for_the_same_moment_keeps_its_job_and_a_new_moment_moves_it():
+    scheduler = AsyncIOScheduler()
+    scheduler.start()
+    calls: list[float] = []
+
+    async def fire(interview_id: str, timer_id: str) -> None:
+        calls.append(time.monotonic())
+
+    timers = SchedulerTimers(scheduler, fire)
+    try:
+        due = time.time() + 0.3
+        timers.arm("iv", "idle", due)
+        job = scheduler.get_job("iv:idle")
+        for _ in range(3):  # the window's minutely look arms what is armed already
+            timers.arm("iv", "idle", due)
+        assert scheduler.get_job("iv:idle") is job  # the same job, not replaced
+        started = time.monotonic()
+        timers.arm("iv", "idle", due + 0.2)  # a step moved it
+        assert scheduler.get_job("iv:idle") is not job
+        await asyncio.sleep(0.8)
+        assert len(calls) == 1 and calls[0] - started >= 0.4
+        timers.arm("iv", "idle", due + 0.2)  # once fired, the same moment is a new timer: fires now
+        await asyncio.sleep(0.1)
+        assert len(calls) == 2 and scheduler.get_jobs() == []
+    finally:
+        scheduler.shutdown(wait=False)

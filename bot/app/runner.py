@@ -87,6 +87,16 @@ _SET_TIMER = (  # a pending timer fired or cancelled
     .values(state=bindparam("b_state"), updated_at=bindparam("b_at"))
 )
 _INSERT_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
+_MISS_TIMER = (
+    update(_TIMERS)
+    .where(
+        _TIMERS.c.interview_id == bindparam("b_interview"),
+        _TIMERS.c.timer_id == bindparam("b_timer"),
+        _TIMERS.c.state == "pending",
+        _TIMERS.c.due_at == bindparam("b_due"),
+    )
+    .values(state="missed", updated_at=bindparam("b_at"))
+)
 _UNSENT = select(_OUTBOX.c.id).where(
     _OUTBOX.c.interview_id == bindparam("b_interview"), _OUTBOX.c.state.in_(("pending", "sending"))
 )
@@ -599,11 +609,15 @@ class InterviewRunner:
 
     async def arm_window(self, startup: bool = False) -> dict[str, int]:
         """Arm the pending timers due within the window (all of them without one); run it every
-        half window. At start-up, warnings missed while the bot was down are marked missed."""
+        half window. At start-up, warnings missed while the bot was down are marked missed.
+
+        It reads in a session of its own, not a write transaction: writes (the acknowledgements'
+        inbox inserts among them) go on while it looks, and arming a timer already armed for the
+        same moment costs nothing (see SchedulerTimers.arm)."""
         now = self.clock()
         counts = {"armed": 0, "missed": 0, "due_now": 0}
         query = (
-            select(TimerRow)
+            select(TimerRow.interview_id, TimerRow.timer_id, TimerRow.due_at)
             .join(InterviewRow, InterviewRow.id == TimerRow.interview_id)
             .where(
                 TimerRow.state == "pending",
@@ -613,17 +627,29 @@ class InterviewRunner:
         )
         if self.timer_window is not None:
             query = query.where(TimerRow.due_at <= now + self.timer_window)
-        async with self.sessions.begin() as session:
-            for t in (await session.execute(query)).scalars():
-                late = now - t.due_at
-                kind = t.timer_id.rpartition(":")[2]
-                if startup and late > LATE_TOLERANCE and kind in ("warning", "time_up", "checkpoint"):
-                    t.state, t.updated_at = "missed", now
-                    counts["missed"] += 1
-                elif late > 0:
-                    self.timers.arm(t.interview_id, t.timer_id, now)
-                    counts["due_now"] += 1
-                else:
-                    self.timers.arm(t.interview_id, t.timer_id, t.due_at)
-                    counts["armed"] += 1
+        async with self.sessions() as session:
+            rows = (await session.execute(query)).all()
+        missed: list[dict] = []
+        for interview_id, timer_id, due_at in rows:
+            late = now - due_at
+            kind = timer_id.rpartition(":")[2]
+            if startup and late > LATE_TOLERANCE and kind in ("warning", "time_up", "checkpoint"):
+                missed.append(
+                    {"b_interview": interview_id, "b_timer": timer_id, "b_due": due_at, "b_at": now}
+                )
+            elif late > 0:
+                self.timers.arm(interview_id, timer_id, now)
+                counts["due_now"] += 1
+            else:
+                self.timers.arm(interview_id, timer_id, due_at)
+                counts["armed"] += 1
+        if missed:
+            await self.sessions.write_rows(_mark_missed, missed)
+            counts["missed"] = len(missed)
         return counts
+
+
+def _mark_missed(connection: Connection, missed: list[dict]) -> None:
+    """Warnings whose moment passed while the bot was down: never posted late. Only a row still
+    pending at the due time that was read is marked (a step may have armed it again since)."""
+    connection.execute(_MISS_TIMER, missed)

@@ -42,6 +42,7 @@ class SchedulerTimers:
         self.clock = clock
         self._firing: set[str] = set()  # timers queued for a slot or firing now
         self._after: dict[str, float] = {}  # armed again while firing: when, once it is over
+        self._armed: dict[str, float] = {}  # timers holding a scheduler job, and when it is due
         self._slots: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task] = set()
         self._stopped = False
@@ -57,6 +58,9 @@ class SchedulerTimers:
             self._drop_job(key)
             self._start(interview_id, timer_id)
             return
+        if self._armed.get(key) == due_wall:
+            return  # its job is there already (the window is re-armed every minute)
+        self._armed[key] = due_wall
         self.scheduler.add_job(
             self._fire,
             DateTrigger(run_date=datetime.fromtimestamp(time.time() + delay, UTC)),
@@ -75,6 +79,7 @@ class SchedulerTimers:
     async def _fire(self, interview_id: str, timer_id: str) -> None:
         """A job came due (APScheduler runs this)."""
         key = f"{interview_id}:{timer_id}"
+        self._armed.pop(key, None)  # the scheduler dropped the job as it ran it
         if key in self._firing:  # already firing: it claims the row once
             return
         self._firing.add(key)
@@ -108,5 +113,7 @@ class SchedulerTimers:
         self._stopped = True
 
     def _drop_job(self, key: str) -> None:
+        if self._armed.pop(key, None) is None:
+            return  # no job of ours
         with contextlib.suppress(JobLookupError):
             self.scheduler.remove_job(key)
