@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import re
@@ -205,6 +206,11 @@ def http_app(bot: Bot) -> web.Application:
 async def run(settings: Settings, socket_mode: bool, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or `stop` is set)."""
     bot = await bootstrap(settings)
+    # What start-up made (modules, the problem bank, the app) lives as long as the process: keep it
+    # out of the garbage collector's sight, so that a full collection, which stops the event loop,
+    # does not scan it every time (~25 ms for it alone).
+    gc.collect()
+    gc.freeze()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
