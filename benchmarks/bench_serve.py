@@ -16,7 +16,12 @@ with 10,000 open interviews (bootstrap until the port is open, and a new `serve`
 healthy). With --postgres, the same ladder against one and against two `interview-bot serve`
 processes sharing one PostgreSQL database, the load spread over both as a load balancer would.
 
-Run: .venv/bin/python benchmarks/bench_serve.py [--quick] [--postgres | --only-postgres]
+With --quota=C as well, that comparison is run again with each `serve` process held to C cores
+(a cgroup CPU quota; needs root and cgroup v1): on a 2-core machine one unheld process with
+PostgreSQL and the benchmark already fills the machine, so only held processes show what a
+second one adds.
+
+Run: .venv/bin/python benchmarks/bench_serve.py [--quick] [--postgres | --only-postgres] [--quota=0.3]
 """
 
 from __future__ import annotations
@@ -368,13 +373,32 @@ async def healthy(http: aiohttp.ClientSession, url: str) -> None:
     raise RuntimeError(f"{url} did not become healthy")
 
 
-async def postgres_processes(slack: SlackStandIn, http: aiohttp.ClientSession, interviews: int) -> None:
-    """The ladder against one, then two `serve` processes on one PostgreSQL database."""
+def cpu_quota(pid: int, cores: float) -> Path | None:
+    """Hold a process to `cores` of CPU with a cgroup (v1 CFS quota); its group, or None where
+    this machine does not allow it (no cgroup v1 cpu controller, or not root)."""
+    group = Path("/sys/fs/cgroup/cpu") / f"interview-bot-bench-{pid}"
+    try:
+        group.mkdir(exist_ok=True)
+        (group / "cpu.cfs_period_us").write_text("100000")
+        (group / "cpu.cfs_quota_us").write_text(str(int(cores * 100000)))
+        (group / "cgroup.procs").write_text(str(pid))
+    except OSError:
+        return None
+    return group
+
+
+async def postgres_processes(
+    slack: SlackStandIn, http: aiohttp.ClientSession, interviews: int, quota: float | None = None
+) -> None:
+    """The ladder against one, then two `serve` processes on one PostgreSQL database. With `quota`,
+    each process is held to that many cores, so that on a small machine the bot processes, not the
+    machine, are what runs out: whether a second process adds what the first can do."""
     from tests.postgres_server import PostgresServer
     from tests.slack_harness import _pg_query
 
     server = PostgresServer().start()
     procs: list[subprocess.Popen] = []
+    groups: list[Path] = []
     try:
         _pg_query(server.url, "CREATE DATABASE bench", ())
         db_url = server.url.rsplit("/", 1)[0] + "/bench"
@@ -384,6 +408,12 @@ async def postgres_processes(slack: SlackStandIn, http: aiohttp.ClientSession, i
                 sock.bind(("127.0.0.1", 0))
                 port = sock.getsockname()[1]
             procs.append(serve_process(slack, db_url, port))
+            if quota is not None:
+                group = cpu_quota(procs[-1].pid, quota)
+                if group is None:
+                    print("  (no CPU quota on this machine: it needs root and cgroup v1's cpu controller)")
+                    return
+                groups.append(group)
             urls.append(f"http://127.0.0.1:{port}")
             await healthy(http, urls[-1])
         threads = []
@@ -400,7 +430,8 @@ async def postgres_processes(slack: SlackStandIn, http: aiohttp.ClientSession, i
 
         await eventually(opened, timeout=600)
         await asyncio.sleep(3.0)  # let the openings be posted
-        print(f"PostgreSQL, {interviews} open interviews, `serve` processes behind one load balancer:")
+        held = f", each held to {quota:.2f} of a core" if quota is not None else ""
+        print(f"PostgreSQL, {interviews} open interviews, `serve` processes behind one load balancer{held}:")
         one = await ladder(http, slack, urls[:1], threads, "1 proc")
         two = await ladder(http, slack, urls, threads, "2 procs")
         print(f"  one process {one} events/s, two processes {two} events/s, ratio {two / max(one, 1):.2f}")
@@ -410,10 +441,13 @@ async def postgres_processes(slack: SlackStandIn, http: aiohttp.ClientSession, i
         for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(10)
+        for group in groups:
+            with contextlib.suppress(OSError):
+                group.rmdir()
         server.stop()
 
 
-async def main(quick: bool, postgres: bool, only_postgres: bool = False) -> None:
+async def main(quick: bool, postgres: bool, only_postgres: bool = False, quota: float | None = None) -> None:
     if only_postgres:
         connector = aiohttp.TCPConnector(limit=0)
         async with (
@@ -421,6 +455,8 @@ async def main(quick: bool, postgres: bool, only_postgres: bool = False) -> None
             aiohttp.ClientSession(connector=connector) as http,
         ):
             await postgres_processes(slack, http, 100)
+            if quota is not None:
+                await postgres_processes(slack, http, 100, quota)
         return
     sizes = (100,) if quick else (100, 1000)
     rates = (50, 100) if quick else (50, 100, 200)
@@ -490,6 +526,8 @@ async def main(quick: bool, postgres: bool, only_postgres: bool = False) -> None
             )
         if postgres:
             await postgres_processes(slack, http, 100)
+            if quota is not None:
+                await postgres_processes(slack, http, 100, quota)
 
 
 async def wait_listening(http: aiohttp.ClientSession, url: str) -> None:
@@ -507,4 +545,5 @@ if __name__ == "__main__":
         asyncio.run(serve_bare_app(int(sys.argv[sys.argv.index("--bare-app") + 1])))
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # jobs cut short when a bot stops
-    asyncio.run(main("--quick" in sys.argv, "--postgres" in sys.argv, "--only-postgres" in sys.argv))
+    quota = next((float(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--quota=")), None)
+    asyncio.run(main("--quick" in sys.argv, "--postgres" in sys.argv, "--only-postgres" in sys.argv, quota))
