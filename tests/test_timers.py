@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app.timers import FIRING_AT_ONCE, SchedulerTimers
 
 
-async def test_many_due_timers_each_fire_once_a_bounded_number_at_a_time():
-    scheduler = AsyncIOScheduler()
-    scheduler.start()
+@pytest.fixture
+async def scheduler():
+    """A running AsyncIOScheduler, shut down after the test."""
+    running = AsyncIOScheduler()
+    running.start()
+    yield running
+    running.shutdown(wait=False)
+
+
+async def test_many_due_timers_each_fire_once_a_bounded_number_at_a_time(scheduler):
     fired: list[tuple[str, str]] = []
     running = 0
     most = 0
@@ -26,26 +34,21 @@ async def test_many_due_timers_each_fire_once_a_bounded_number_at_a_time():
         running -= 1
 
     timers = SchedulerTimers(scheduler, fire)
-    try:
-        for i in range(300):  # as after an outage: all overdue at start-up
-            timers.arm(f"iv{i}", "requirements:warning", time.time() - 60)
-        timers.arm("later", "requirements:warning", time.time() + 0.3)  # a job of the scheduler's
-        for _ in range(500):
-            if len(fired) == 301:
-                break
-            await asyncio.sleep(0.02)
-        assert sorted(fired) == sorted(
-            [(f"iv{i}", "requirements:warning") for i in range(300)] + [("later", "requirements:warning")]
-        )
-        assert 1 < most <= FIRING_AT_ONCE
-        assert scheduler.get_jobs() == []  # the overdue ones never became jobs
-    finally:
-        scheduler.shutdown(wait=False)
+    for i in range(300):  # as after an outage: all overdue at start-up
+        timers.arm(f"iv{i}", "requirements:warning", time.time() - 60)
+    timers.arm("later", "requirements:warning", time.time() + 0.3)  # a job of the scheduler's
+    for _ in range(500):
+        if len(fired) == 301:
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(fired) == sorted(
+        [(f"iv{i}", "requirements:warning") for i in range(300)] + [("later", "requirements:warning")]
+    )
+    assert 1 < most <= FIRING_AT_ONCE
+    assert scheduler.get_jobs() == []  # the overdue ones never became jobs
 
 
-async def test_a_timer_armed_again_while_it_fires_fires_again_after_not_beside_it():
-    scheduler = AsyncIOScheduler()
-    scheduler.start()
+async def test_a_timer_armed_again_while_it_fires_fires_again_after_not_beside_it(scheduler):
     calls: list[float] = []
     running = 0
     overlapped = False
@@ -62,23 +65,18 @@ async def test_a_timer_armed_again_while_it_fires_fires_again_after_not_beside_i
         running -= 1
 
     timers = SchedulerTimers(scheduler, fire)
-    try:
-        timers.arm("iv", "idle", time.time())
-        for _ in range(100):
-            if len(calls) == 2:
-                break
-            await asyncio.sleep(0.02)
-        assert len(calls) == 2 and not overlapped
-        assert calls[1] - calls[0] >= 0.2  # at the time it was armed for last, after the first
-        await asyncio.sleep(0.3)
-        assert len(calls) == 2
-    finally:
-        scheduler.shutdown(wait=False)
+    timers.arm("iv", "idle", time.time())
+    for _ in range(100):
+        if len(calls) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert len(calls) == 2 and not overlapped
+    assert calls[1] - calls[0] >= 0.2  # at the time it was armed for last, after the first
+    await asyncio.sleep(0.3)
+    assert len(calls) == 2
 
 
-async def test_disarming_a_firing_timer_drops_its_next_wake_up_and_stop_fires_nothing_more():
-    scheduler = AsyncIOScheduler()
-    scheduler.start()
+async def test_disarming_a_firing_timer_drops_its_next_wake_up_and_stop_fires_nothing_more(scheduler):
     calls: list[str] = []
 
     async def fire(interview_id: str, timer_id: str) -> None:
@@ -89,41 +87,33 @@ async def test_disarming_a_firing_timer_drops_its_next_wake_up_and_stop_fires_no
         await asyncio.sleep(0.05)
 
     timers = SchedulerTimers(scheduler, fire)
-    try:
-        timers.arm("iv", "idle", time.time())
-        await asyncio.sleep(0.4)
-        assert calls == ["iv"]
-        timers.stop()
-        timers.arm("after-stop", "idle", time.time())
-        await asyncio.sleep(0.2)
-        assert calls == ["iv"]
-    finally:
-        scheduler.shutdown(wait=False)
+    timers.arm("iv", "idle", time.time())
+    await asyncio.sleep(0.4)
+    assert calls == ["iv"]
+    timers.stop()
+    timers.arm("after-stop", "idle", time.time())
+    await asyncio.sleep(0.2)
+    assert calls == ["iv"]
 
 
-async def test_arming_a_timer_again_for_the_same_moment_keeps_its_job_and_a_new_moment_moves_it():
-    scheduler = AsyncIOScheduler()
-    scheduler.start()
+async def test_arming_a_timer_again_for_the_same_moment_keeps_its_job_and_a_new_moment_moves_it(scheduler):
     calls: list[float] = []
 
     async def fire(interview_id: str, timer_id: str) -> None:
         calls.append(time.monotonic())
 
     timers = SchedulerTimers(scheduler, fire)
-    try:
-        due = time.time() + 0.3
+    due = time.time() + 0.3
+    timers.arm("iv", "idle", due)
+    job = scheduler.get_job("iv:idle")
+    for _ in range(3):  # the window's minutely look arms what is armed already
         timers.arm("iv", "idle", due)
-        job = scheduler.get_job("iv:idle")
-        for _ in range(3):  # the window's minutely look arms what is armed already
-            timers.arm("iv", "idle", due)
-        assert scheduler.get_job("iv:idle") is job  # the same job, not replaced
-        started = time.monotonic()
-        timers.arm("iv", "idle", due + 0.2)  # a step moved it
-        assert scheduler.get_job("iv:idle") is not job
-        await asyncio.sleep(0.8)
-        assert len(calls) == 1 and calls[0] - started >= 0.4
-        timers.arm("iv", "idle", due + 0.2)  # once fired, the same moment is a new timer: fires now
-        await asyncio.sleep(0.1)
-        assert len(calls) == 2 and scheduler.get_jobs() == []
-    finally:
-        scheduler.shutdown(wait=False)
+    assert scheduler.get_job("iv:idle") is job  # the same job, not replaced
+    started = time.monotonic()
+    timers.arm("iv", "idle", due + 0.2)  # a step moved it
+    assert scheduler.get_job("iv:idle") is not job
+    await asyncio.sleep(0.8)
+    assert len(calls) == 1 and calls[0] - started >= 0.4
+    timers.arm("iv", "idle", due + 0.2)  # once fired, the same moment is a new timer: fires now
+    await asyncio.sleep(0.1)
+    assert len(calls) == 2 and scheduler.get_jobs() == []
