@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, create_engine, event, inspect, text
+from sqlalchemy import Connection, Executable, Row, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
@@ -181,6 +181,11 @@ class Sessions:
 
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
+        engine: AsyncEngine = sessions.kw["bind"]
+        self.dialect = engine.dialect.name
+        # A statement on its own is atomic: on PostgreSQL `write_one` sends it without BEGIN and
+        # COMMIT around it (two round trips fewer; the connection's mode is set and reset in memory).
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def __call__(self, **kwargs) -> AsyncSession:
         """A session for reading."""
@@ -201,6 +206,13 @@ class Sessions:
         to set up and tear down around a handful of statements."""
         async with self._sessions.kw["bind"].begin() as connection:
             return await connection.run_sync(fn, *args)
+
+    async def write_one(self, statement: Executable, parameters: Any = None) -> tuple[list[Row], int]:
+        """One statement as a write of its own (atomic as any single statement is): its rows (if
+        it returns any) and its row count. The hot path's single-statement writes (an inbox store,
+        outbox marks) take this way: no transaction to open and commit around it."""
+        async with self._autocommit.connect() as connection:
+            return _rows_and_count(await connection.execute(statement, parameters))
 
 
 class SerialWriter(Sessions):
@@ -259,6 +271,10 @@ class SerialWriter(Sessions):
                 return await super().write_rows(fn, *args)
         return await self._queue(self._run_rows, fn, args)
 
+    async def write_one(self, statement: Executable, parameters: Any = None) -> tuple[list[Row], int]:
+        """`write_one` in turn with the other writes, on the writer connection."""
+        return await self.write_rows(_execute_one, statement, parameters)
+
     async def _queue(self, run: Callable[[Callable, tuple], T], fn: Callable, args: tuple) -> T:
         while self._lock.locked():  # an async write transaction goes first
             async with self._lock:
@@ -282,6 +298,14 @@ class SerialWriter(Sessions):
         connection = self._held[0]
         with connection.begin():
             return fn(connection, *args)
+
+
+def _rows_and_count(result) -> tuple[list[Row], int]:
+    return (result.all() if result.returns_rows else []), result.rowcount
+
+
+def _execute_one(connection: Connection, statement: Executable, parameters: Any) -> tuple[list[Row], int]:
+    return _rows_and_count(connection.execute(statement, parameters))
 
 
 def _close_writer(engine, thread: ThreadPoolExecutor, held: list) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, select, text, update
 
 from bot.db import open_database
+from bot.models import InboxRow
 from bot.repository import InterviewRepository, Placement, StaleInterview
 from flows.engine import new_interview, step
 from flows.events import Answer, Start
@@ -107,3 +108,30 @@ async def test_an_answer_with_nul_bytes_is_stored_on_postgresql_without_them(pg_
             assert await stored() == ["users shorten links and get redirected"]
         finally:
             await stop_bot(running)
+
+
+async def test_a_single_statement_write_leaves_the_pooled_connection_transactional(pg_url):
+    # write_one runs without BEGIN/COMMIT (autocommit); the connection it used goes back to the
+    # pool, and the next write on it must again be one transaction that a failure rolls back.
+    engine, sessions = await _fresh(pg_url)
+    try:
+        inbox = InboxRow.__table__
+        row = {"key": "k1", "kind": "message", "channel": "C1", "thread_ts": "1.0", "user_id": "U1"}
+        row |= {"ts": "1.0", "text": "hi", "data": "{}", "state": "pending", "received_at": 1.0}
+        rows, count = await sessions.write_one(insert(inbox).returning(inbox.c.key), [row])
+        assert [tuple(r) for r in rows] == [("k1",)] and count == 1
+
+        def insert_then_fail(connection):
+            connection.execute(insert(inbox).values(**(row | {"key": "k2"})))
+            raise RuntimeError("after the insert")
+
+        with pytest.raises(RuntimeError):
+            await sessions.write_rows(insert_then_fail)
+        _, count = await sessions.write_one(update(inbox).where(inbox.c.key == "k1").values(state="applied"))
+        assert count == 1
+        async with engine.connect() as conn:
+            keys = (await conn.execute(select(inbox.c.key, inbox.c.state).order_by(inbox.c.key))).all()
+        assert [tuple(k) for k in keys] == [("k1", "applied")]  # k2 rolled back with its transaction
+        assert engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()

@@ -16,12 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Insert, select, update
+from sqlalchemy import Insert, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.db import insert_ignoring_duplicates
+from bot.db import Sessions, insert_ignoring_duplicates
 from bot.models import InboxRow, InterviewRow
 from flows.engine import Interview
 from flows.events import Answer, Cancel, Control, Edit, Event, Tell
@@ -160,14 +159,14 @@ class InboxWorker:
         ]
         for attempt in range(SAVE_ATTEMPTS):
             try:
-                ids = await self.sessions.write_rows(_insert_new, values)
+                stored_rows, _ = await self.sessions.write_one(_insert_new(self.sessions.dialect), values)
                 break
             except OperationalError:  # briefly locked: the callers have not acknowledged yet, so wait
                 await asyncio.sleep(0.02 * (attempt + 1))
         else:
             raise RuntimeError("the database stayed locked while storing an inbox item")
         stored = {}
-        for key, inbox_id in ids.items():
+        for inbox_id, key in stored_rows:
             rows[key].id = inbox_id
             stored[key] = rows[key]
         return stored
@@ -375,30 +374,35 @@ class InboxWorker:
         return make
 
 
-def _insert_new(connection: Connection, values: list[dict]) -> dict[str, int]:
-    """Insert inbox rows, skipping keys already claimed; the ids of those inserted, by key."""
-    dialect = connection.dialect.name
+def _insert_new(dialect: str) -> Insert:
+    """Inserts inbox rows, skipping keys already claimed; returns (id, key) of those inserted."""
     if dialect not in _INSERT_NEW:  # built once per dialect: it keeps its compiled form
         table = InboxRow.__table__
         _INSERT_NEW[dialect] = insert_ignoring_duplicates(dialect, table, ["key"]).returning(
             table.c.id, table.c.key
         )
-    result = connection.execute(_INSERT_NEW[dialect], values)
-    return {key: inbox_id for inbox_id, key in result.all()}
+    return _INSERT_NEW[dialect]
 
 
 _INSERT_NEW: dict[str, Insert] = {}
+_SETTLE = (
+    update(InboxRow.__table__)
+    .where(InboxRow.__table__.c.id == bindparam("b_id"))
+    .values(state=bindparam("b_state"), text=bindparam("b_text"))
+)
+_SETTLE_KEEPING_TEXT = (
+    update(InboxRow.__table__)
+    .where(InboxRow.__table__.c.id == bindparam("b_id"))
+    .values(state=bindparam("b_state"))
+)
 
 
-async def settle_inbox_row(
-    sessions: async_sessionmaker, inbox_id: int, state: str, keep_text: bool = False
-) -> None:
+async def settle_inbox_row(sessions: Sessions, inbox_id: int, state: str, keep_text: bool = False) -> None:
     """Mark an inbox row applied, dropped or failed; its text goes (it lives in the turns) unless kept."""
-    values = {"state": state} if keep_text else {"state": state, "text": ""}
+    statement = _SETTLE_KEEPING_TEXT if keep_text else _SETTLE
     for attempt in range(SAVE_ATTEMPTS):
         try:
-            async with sessions.begin() as session:
-                await session.execute(update(InboxRow).where(InboxRow.id == inbox_id).values(**values))
+            await sessions.write_one(statement, {"b_id": inbox_id, "b_state": state, "b_text": ""})
             return
         except OperationalError:
             await asyncio.sleep(0.02 * (attempt + 1))

@@ -15,11 +15,11 @@ import logging
 import time
 from collections import OrderedDict, deque
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.app.ports import Clock, DeliveryFailed, Place, Surface
+from bot.db import Sessions
 from bot.models import OutboxRow
 
 log = logging.getLogger("interview_bot.outbox")
@@ -43,7 +43,7 @@ class OutboxSender:
 
     def __init__(
         self,
-        sessions: async_sessionmaker,
+        sessions: Sessions,
         surfaces: dict[str, Surface],
         clock: Clock = time.time,
     ) -> None:
@@ -327,7 +327,7 @@ class OutboxSender:
         """Rows leased but not tried (one before them must wait): back in the queue as they were."""
         if row_ids:
             values = {"state": "pending", "lease_until": 0.0, "attempts": OutboxRow.__table__.c.attempts - 1}
-            await self.sessions.write_rows(_update_rows, row_ids, values)
+            await self.sessions.write_one(_update_rows(row_ids, values))
 
     async def _settle(self, row_ids: list[int], state: str, not_before: float = 0.0, error: str = "") -> None:
         if not row_ids:
@@ -340,22 +340,18 @@ class OutboxSender:
         for attempt in range(20):
             try:
                 if state == "sent" and not error:  # the usual end of a post
-                    await self.sessions.write_rows(_mark_sent, row_ids, values["sent_at"])
+                    await self.sessions.write_one(_MARK_SENT, {"b_ids": row_ids, "b_at": values["sent_at"]})
                 else:
-                    await self.sessions.write_rows(_update_rows, row_ids, values)
+                    await self.sessions.write_one(_update_rows(row_ids, values))
                 return
             except OperationalError:
                 await asyncio.sleep(0.05 * (attempt + 1))
         log.error("could not record outbox rows %s as %s", row_ids, state)
 
 
-def _update_rows(connection: Connection, row_ids: list[int], values: dict) -> None:
+def _update_rows(row_ids: list[int], values: dict) -> Update:
     table = OutboxRow.__table__
-    connection.execute(update(table).where(table.c.id.in_(row_ids)).values(**values))
-
-
-def _mark_sent(connection: Connection, row_ids: list[int], sent_at: float) -> None:
-    connection.execute(_MARK_SENT, {"b_ids": row_ids, "b_at": sent_at})
+    return update(table).where(table.c.id.in_(row_ids)).values(**values)
 
 
 # What every post ends with, built once (a statement object keeps its compiled form). The text

@@ -595,7 +595,10 @@ class InterviewRunner:
 
     async def cancel_timer(self, interview_id: str, timer_id: str) -> None:
         """Drop a pending timer (the scorecard arrived, so no fallback)."""
-        await self.sessions.write_rows(self._cancel_timer, interview_id, timer_id)
+        await self.sessions.write_one(
+            _SET_TIMER,
+            {"b_interview": interview_id, "b_timer": timer_id, "b_state": "cancelled", "b_at": self.clock()},
+        )
         self.timers.disarm(interview_id, timer_id)
 
     async def rearm(self) -> dict[str, int]:
