@@ -186,10 +186,16 @@ class Sessions:
         # A statement on its own is atomic: on PostgreSQL `write_one` sends it without BEGIN and
         # COMMIT around it (two round trips fewer; the connection's mode is set and reset in memory).
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Reads on PostgreSQL go the same way: at READ COMMITTED every statement sees what was
+        # committed when it began, inside a transaction or not, so BEGIN and ROLLBACK around a
+        # read bought nothing but two round trips. (SQLite's driver begins no transaction to read.)
+        self._reads = sessions
+        if self.dialect == "postgresql":
+            self._reads = async_sessionmaker(self._autocommit, expire_on_commit=False)
 
     def __call__(self, **kwargs) -> AsyncSession:
         """A session for reading."""
-        return self._sessions(**kwargs)
+        return self._reads(**kwargs)
 
     def begin(self):
         """A write transaction."""
