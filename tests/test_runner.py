@@ -7,13 +7,15 @@ import re
 import sqlite3
 from pathlib import Path
 
+from sqlalchemy import event
+
 from bot.app.outbox import OutboxSender
 from bot.app.ports import DeliveryFailed, Place
 from bot.app.runner import InterviewRunner
 from bot.db import open_database
 from bot.repository import Placement
 from flows.engine import new_interview
-from flows.events import Answer, Control
+from flows.events import Answer, Control, Edit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -316,4 +318,52 @@ async def test_messages_are_not_handed_over_ahead_of_another_processes_unsent_on
     finally:
         await first.outbox.stop()
         await second.outbox.stop()
+        await engine.dispose()
+
+
+async def test_a_step_of_an_interview_held_in_memory_reads_nothing_from_the_database(tiny, db_url, tmp_path):
+    # Its copy is current (the conditional write proves it) and the sender holds every unsent row
+    # of it, so neither the interview nor the outbox is read: the step only writes.
+    engine, runner, surface = await _started(db_url, tiny)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split()[0].upper())
+
+    for each in (engine.sync_engine, runner.sessions._engine):
+        event.listen(each, "before_cursor_execute", record)
+    try:
+        await runner.apply("r1", lambda iv, row, now: Answer(now, "users upload text", message_id="m1"))
+        await runner.apply("r1", lambda iv, row, now: Control(now, "pause"))
+        assert statements and "SELECT" not in statements, statements
+        await runner.outbox.flush("r1")
+        ids = [i for (i,) in _rows(tmp_path, "SELECT id FROM outbox ORDER BY id")]
+        assert surface.refs == ids  # and it was all said, in order
+    finally:
+        for each in (engine.sync_engine, runner.sessions._engine):
+            event.remove(each, "before_cursor_execute", record)
+        await runner.outbox.stop()
+        await engine.dispose()
+
+
+async def test_a_reply_waiting_on_a_retry_is_not_overtaken_after_a_silent_step(tiny, db_url, tmp_path):
+    engine, runner, surface = await _started(db_url, tiny)
+    try:
+        await runner.outbox.flush("r1")  # the openings are out
+        surface.down = 1  # the reply to the first answer fails once: it waits in the table
+        await runner.apply("r1", lambda iv, row, now: Answer(now, "users upload text", message_id="m1"))
+        await runner.outbox.flush("r1")
+        assert _rows(tmp_path, "SELECT count(*) FROM outbox WHERE state = 'pending'") == [(1,)]
+        # An edit says nothing; the sender looks at the table and finds only a row not due yet.
+        await runner.apply("r1", lambda iv, row, now: Edit(now, "m1", "users upload text and read it"))
+        await runner.outbox.flush("r1")
+        await runner.apply("r1", lambda iv, row, now: Answer(now, "and it expires", message_id="m2"))
+        # The second reply is not handed over ahead of the first: it queues behind it in the table.
+        assert _rows(tmp_path, "SELECT state FROM outbox ORDER BY id")[-2:] == [("pending",), ("pending",)]
+        await asyncio.sleep(0.3)  # the retry is due
+        await runner.outbox.flush("r1")
+        ids = [i for (i,) in _rows(tmp_path, "SELECT id FROM outbox ORDER BY id")]
+        assert surface.refs == ids
+    finally:
+        await runner.outbox.stop()
         await engine.dispose()

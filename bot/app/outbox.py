@@ -55,6 +55,10 @@ class OutboxSender:
         # Interviews whose rows this sender has all delivered (or that are new): the runner stores
         # their next rows already leased to it and hands them over, with no claim of their own.
         self._clear: OrderedDict[str, None] = OrderedDict()  # most recent last, at most CLEAR_KEPT
+        # Of those, interviews whose every unsent row is one this sender was handed, as of the last
+        # step this process stored: new ones, and those whose rows it was handed since. Anything
+        # that puts a row of theirs in the table (a retry, a release, rows not handed) takes them out.
+        self._sole: set[str] = set()
         self._handed: dict[str, deque[OutboxRow]] = {}
         self._mine: dict[str, set[int]] = {}  # handed rows not yet settled, by interview
         self._to_mark: list[tuple[list[int], asyncio.Future]] = []  # sent rows, marked together
@@ -95,15 +99,27 @@ class OutboxSender:
             return None
         return frozenset(self._mine.get(interview_id, ()))
 
+    def sole(self, interview_id: str) -> bool:
+        """Whether every unsent row of the interview is one this sender holds, as of the last step
+        this process stored for it. Then a step that finds its stored copy of the interview current
+        (no other process has stepped it since) may lease its rows without looking at the table."""
+        return not self._stopping and interview_id in self._sole and interview_id in self._clear
+
     def is_new(self, interview_id: str) -> None:
         """An interview created by this process: it has no rows anywhere yet."""
         self._mark_clear(interview_id)
+        self._sole.add(interview_id)
 
     def _mark_clear(self, interview_id: str) -> None:
         self._clear[interview_id] = None
         self._clear.move_to_end(interview_id)
         while len(self._clear) > CLEAR_KEPT:
-            self._clear.popitem(last=False)
+            self._sole.discard(self._clear.popitem(last=False)[0])
+
+    def _unclear(self, interview_id: str) -> None:
+        """Rows of the interview may be in the table: the next are not handed over until it is read."""
+        self._clear.pop(interview_id, None)
+        self._sole.discard(interview_id)
 
     def hand(self, interview_id: str, rows: list[OutboxRow]) -> None:
         """Rows the runner committed leased to this sender (see `takes`): deliver them in order."""
@@ -111,9 +127,11 @@ class OutboxSender:
             return
         if self._stopping or interview_id not in self._clear:
             # The lane started waiting on a retry meanwhile: back in the table, after the row it waits on.
+            self._sole.discard(interview_id)
             task = asyncio.create_task(self._release([r.id for r in rows]))
             task.add_done_callback(lambda _: self.kick(interview_id))
             return
+        self._sole.add(interview_id)  # leased because nothing else was unsent: still so
         self._handed.setdefault(interview_id, deque()).extend(rows)
         self._mine.setdefault(interview_id, set()).update(r.id for r in rows)
         self._lane(interview_id)
@@ -126,6 +144,7 @@ class OutboxSender:
             self._wake.set()
         else:
             self._dirty.add(interview_id)
+            self._sole.discard(interview_id)  # rows stored, not handed: they are in the table
             self._lane(interview_id)
 
     async def flush(self, interview_id: str) -> None:
@@ -199,7 +218,7 @@ class OutboxSender:
                 if interview_id not in self._dirty and interview_id in self._clear:
                     return  # all handed rows delivered, nothing stored for it by anyone else
                 self._dirty.discard(interview_id)
-                self._clear.pop(interview_id, None)  # until the table shows nothing is left
+                self._unclear(interview_id)  # until the table shows nothing is left
                 claimed = await self._claim_batch(interview_id)
                 if not claimed:
                     if interview_id in self._dirty:
@@ -220,7 +239,7 @@ class OutboxSender:
                 else:
                     go_on = outcome == "next"
             if not go_on:
-                self._clear.pop(interview_id, None)  # later rows go to the table, behind this one
+                self._unclear(interview_id)  # later rows go to the table, behind this one
                 untried += [r.id for r in self._handed.pop(interview_id, ())]
             await self._mark_sent(sent)
             await self._release(untried)

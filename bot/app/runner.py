@@ -227,10 +227,10 @@ class InterviewRunner:
 
     def _write_new(
         self, session: Session, after: Interview, placement: Placement, minutes: float | None, effects: list
-    ) -> tuple[InterviewRow, list[Effect], list[OutboxRow]]:
+    ) -> tuple[InterviewRow, list[Effect], list[OutboxRow] | None]:
         self.repository.add_sync(session, after, placement, minutes)
         row = session.get(InterviewRow, after.id)
-        effects, handed = self._record(session.connection(), row, after, effects)
+        effects, handed = self._record(session.connection(), row, after, effects, self.outbox.sole(after.id))
         return row, effects, handed
 
     # ------------------------------------------------------------ the one write path
@@ -289,7 +289,7 @@ class InterviewRunner:
 
     async def _apply_once(
         self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
-    ) -> tuple[InterviewRow, Interview, list[Effect], list[OutboxRow]] | None:
+    ) -> tuple[InterviewRow, Interview, list[Effect], list[OutboxRow] | None] | None:
         kept = self._cache.get(interview_id)
         if kept is not None:  # as this process last stored it; the write below checks it is still so
             version, interview, row = kept
@@ -313,9 +313,12 @@ class InterviewRunner:
             # Pure, but the step that ends an interview scores it, which can take seconds: off the loop.
             after, effects = await asyncio.to_thread(step, interview, event)
             effects = await self._review(after, effects)
+        # Every unsent row of the interview is this sender's if it was so at this process's last
+        # step and the copy kept from that step is still current (the write below checks that).
+        sole = kept is not None and self.outbox.sole(interview_id)
         try:
             stored, effects, handed = await self.sessions.write_rows(
-                self._write_step, row, interview, after, version, effects, inbox_id, claim
+                self._write_step, row, interview, after, version, effects, inbox_id, claim, sole
             )
         except _AlreadyDone:
             return None
@@ -337,7 +340,8 @@ class InterviewRunner:
         effects: list[Effect],
         inbox_id: int | None,
         claim: str | None,
-    ) -> tuple[int, list[Effect], list[OutboxRow]]:
+        sole: bool,
+    ) -> tuple[int, list[Effect], list[OutboxRow] | None]:
         """One step's transaction (a write function: see bot.db.Sessions.write)."""
         # First the interview's write lock (SQLite) or row lock (PostgreSQL), taken only if nobody
         # saved a newer version since it was read: otherwise StaleInterview, and the caller reads and
@@ -353,9 +357,9 @@ class InterviewRunner:
             raise _AlreadyDone  # another process applied it: undo the save
         if claim is not None and not self._claim_timer(connection, row.id, claim):
             raise _AlreadyDone
-        handed: list[OutboxRow] = []
+        handed: list[OutboxRow] | None = []
         if effects:
-            effects, handed = self._record(connection, row, after, effects)
+            effects, handed = self._record(connection, row, after, effects, sole)
         return stored, effects, handed
 
     def _take_inbox(self, connection: Connection, inbox_id: int) -> bool:
@@ -370,10 +374,12 @@ class InterviewRunner:
         return result.rowcount == 1
 
     def _record(
-        self, connection: Connection, row: InterviewRow, after: Interview, effects: list[Effect]
-    ) -> tuple[list[Effect], list[OutboxRow]]:
+        self, connection: Connection, row: InterviewRow, after: Interview, effects: list[Effect], sole: bool
+    ) -> tuple[list[Effect], list[OutboxRow] | None]:
         """The timers, recap and outbox rows of a step, in the step's transaction. Returns the
-        effects to arm, and the outbox rows stored already leased to this process's sender."""
+        effects to arm, and the outbox rows stored already leased to this process's sender (None:
+        rows were stored for the sender to claim from the table). `sole`: the sender is known to
+        hold every unsent row of the interview (see OutboxSender.sole), so the table is not read."""
         extra: list[Effect] = []
         now = self.clock()
         place = place_of(row).to_dict()
@@ -411,12 +417,12 @@ class InterviewRunner:
                     due = now + FALLBACK_SECONDS  # a wall-clock day, whatever the interview's pace
                     self._upsert_timer(connection, row.id, FALLBACK_TIMER, due)
                     extra.append(ScheduleTimer(FALLBACK_TIMER, self.at(row, due)))
-        handed: list[OutboxRow] = []
+        handed: list[OutboxRow] | None = []
         if said:
             # Leased to this process's sender at once when nothing of the interview waits before
             # them: it is handed the rows after the commit and needs no transaction to claim them.
             mine = self.outbox.takes(row.id)
-            leased = mine is not None and self._nothing_else_unsent(connection, row.id, mine)
+            leased = mine is not None and (sole or self._nothing_else_unsent(connection, row.id, mine))
             state = {"state": "sending", "attempts": 1, "lease_until": now + LEASE_SECONDS} if leased else {}
             values = [
                 {
@@ -434,6 +440,7 @@ class InterviewRunner:
                 for one in said
             ]
             result = connection.execute(_INSERT_OUTBOX, values)
+            handed = None
             if leased:
                 handed = [
                     OutboxRow(id=outbox_id, **v) for (outbox_id,), v in zip(result.all(), values, strict=True)
@@ -464,7 +471,7 @@ class InterviewRunner:
             {"b_interview": interview_id, "b_timer": timer_id, "b_state": "cancelled", "b_at": self.clock()},
         )
 
-    def _after_commit(self, row: InterviewRow, effects: list[Effect], handed: list[OutboxRow]) -> None:
+    def _after_commit(self, row: InterviewRow, effects: list[Effect], handed: list[OutboxRow] | None) -> None:
         """Arm and disarm wake-ups for the stored timers, and start delivering what was said."""
         horizon = None if self.timer_window is None else self.clock() + self.timer_window
         for effect in effects:
@@ -480,8 +487,8 @@ class InterviewRunner:
                 self._locks.pop(row.id, None)  # nothing more will happen to it
         if handed:
             self.outbox.hand(row.id, handed)
-        else:
-            self.outbox.kick(row.id)
+        elif handed is None or not self.outbox.sole(row.id):
+            self.outbox.kick(row.id)  # rows in the table, its own or another process's: claim them
 
     # ------------------------------------------------------------ forgetting a person
 
