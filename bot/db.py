@@ -193,6 +193,10 @@ class Sessions:
         if self.dialect == "postgresql":
             self._reads = async_sessionmaker(self._autocommit, expire_on_commit=False)
 
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._sessions.kw["bind"]
+
     def __call__(self, **kwargs) -> AsyncSession:
         """A session for reading."""
         return self._reads(**kwargs)

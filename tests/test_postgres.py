@@ -135,3 +135,82 @@ async def test_a_single_statement_write_leaves_the_pooled_connection_transaction
         assert engine.pool.checkedout() == 0
     finally:
         await engine.dispose()
+
+
+async def _two_bots_and_a_thread(slack, pg_url, tmp_path):
+    engine, _ = await _fresh(pg_url)
+    await engine.dispose()
+    first = await start_bot(slack, tmp_path / "a", pace=1, database_url=pg_url)
+    second = await start_bot(slack, tmp_path / "b", pace=1, database_url=pg_url)
+    thread = slack_ts()
+    await first.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+    await eventually(lambda: any("*Requirements*" in t for t in first.thread_texts(thread)))
+    return first, second, thread
+
+
+async def _answers(running, thread) -> list[str]:
+    async with running.bot.runner.sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT t.text FROM turns t JOIN interviews i ON i.id = t.interview_id "
+                "WHERE i.thread_ts = :thread AND t.role = 'candidate' ORDER BY t.seq"
+            ),
+            {"thread": thread},
+        )
+        return [r for (r,) in rows]
+
+
+async def test_messages_of_one_thread_sent_to_two_processes_are_stepped_by_one_none_thrown_away(
+    pg_url, tmp_path
+):
+    # A load balancer sends a thread's messages to either process. The one holding the interview
+    # steps them all (the other stores and tells it), so no step is computed on an old copy and
+    # thrown away, and they are applied in the order they were sent.
+    async with SlackStandIn() as slack:
+        first, second, thread = await _two_bots_and_a_thread(slack, pg_url, tmp_path)
+        try:
+            sent = [f"answer {i}: users shorten links" for i in range(12)]
+            for i, answer in enumerate(sent):
+                running = (first, second)[i % 2]
+                status, _ = await running.event(
+                    sp.message_event("C1", "U1", answer, slack_ts(), thread_ts=thread)
+                )
+                assert status == 200
+                await asyncio.sleep(0.05)
+            for _ in range(100):
+                if len(await _answers(first, thread)) == len(sent):
+                    break
+                await asyncio.sleep(0.1)
+            assert await _answers(first, thread) == sent
+            assert first.bot.runner.discarded == second.bot.runner.discarded == 0
+            interview_id = next(iter(first.bot.runner._cache))
+            assert first.bot.runner.holds.holds(interview_id)
+            assert not second.bot.runner.holds.holds(interview_id)
+        finally:
+            await stop_bot(second)
+            await stop_bot(first)
+
+
+async def test_when_the_holding_process_stops_the_other_takes_the_thread_over(pg_url, tmp_path):
+    async with SlackStandIn() as slack:
+        first, second, thread = await _two_bots_and_a_thread(slack, pg_url, tmp_path)
+        try:
+            await first.event(
+                sp.message_event("C1", "U1", "users shorten links", slack_ts(), thread_ts=thread)
+            )
+            for _ in range(100):
+                if await _answers(first, thread) == ["users shorten links"]:
+                    break
+                await asyncio.sleep(0.1)
+            await stop_bot(first)  # its connection, and the interview's lock with it, is gone
+            status, _ = await second.event(
+                sp.message_event("C1", "U1", "they are redirected", slack_ts(), thread_ts=thread)
+            )
+            assert status == 200
+            for _ in range(100):
+                if len(await _answers(second, thread)) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert await _answers(second, thread) == ["users shorten links", "they are redirected"]
+        finally:
+            await stop_bot(second)

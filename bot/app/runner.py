@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 
 from bot.app.forget import Forgotten, forget_in, purge_in
+from bot.app.holds import Holds
 from bot.app.inbox import InboxWorker, settle_inbox_row
 from bot.app.outbox import LEASE_SECONDS, OutboxSender
 from bot.app.ports import Clock, Place, Timers
@@ -150,6 +151,13 @@ class InterviewRunner:
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: OrderedDict[str, tuple[int, Interview, InterviewRow]] = OrderedDict()
         self.inbox = InboxWorker(self)
+        # Several processes on PostgreSQL: one at a time steps an interview (see bot.app.holds).
+        self.holds: Holds | None = None
+        if getattr(sessions, "dialect", "") == "postgresql":
+            self.holds = Holds(sessions.engine, self._noticed)
+        self._holds_started: asyncio.Task | None = None
+        self._stopping = False
+        self.discarded = 0  # steps thrown away because another process had saved the interview first
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -158,10 +166,14 @@ class InterviewRunner:
 
     def start(self) -> None:
         """Apply what a previous run stored but did not apply, and keep watching the inbox."""
+        self._stopping = False
+        if self.holds is not None and self._holds_started is None:
+            self._holds_started = asyncio.create_task(self.holds.start(), name="holds")
         self.inbox.start()
 
     async def stop(self, timeout: float = 10.0) -> bool:
         """Stop taking new inbox work and wait for work in flight; False on timeout."""
+        self._stopping = True
         self.timers.stop()
         await self.inbox.stop()
         try:
@@ -169,6 +181,18 @@ class InterviewRunner:
             return True
         except TimeoutError:
             return False
+        finally:
+            if self._holds_started is not None:
+                with contextlib.suppress(Exception):
+                    await self._holds_started
+                await self.holds.stop()  # its locks go: another process takes what is left
+                self._holds_started = None
+
+    def _noticed(self, interview_id: str) -> None:
+        """Another process stored a message for an interview this process holds: apply it."""
+        kept = self._cache.get(interview_id)
+        if kept is not None and kept[2].thread_ts and not self._stopping:
+            self.inbox.kick(kept[2].channel, kept[2].thread_ts)
 
     @contextlib.contextmanager
     def busy(self):
@@ -191,11 +215,15 @@ class InterviewRunner:
         fails the next step's conditional write (StaleInterview) and is read again."""
         if interview.status == "ended":
             self._cache.pop(interview.id, None)
+            if self.holds is not None:
+                self.holds.release(interview.id)
             return
         self._cache[interview.id] = (version, interview, row)
         self._cache.move_to_end(interview.id)
         while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+            gone, _ = self._cache.popitem(last=False)
+            if self.holds is not None:
+                self.holds.release(gone)
 
     # ------------------------------------------------------------ starting
 
@@ -223,6 +251,8 @@ class InterviewRunner:
             else:
                 return None
             self._after_commit(row, effects, handed)
+            if self.holds is not None:
+                await self.holds.take(after.id)  # its next messages are this process's to apply
         return after
 
     def _write_new(
@@ -261,6 +291,7 @@ class InterviewRunner:
                         done = await self._apply_once(interview_id, make_event, claim, inbox_id)
                         break
                     except StaleInterview:
+                        self.discarded += 1
                         await asyncio.sleep(0.01)  # another process saved first: reload and step again
                     except OperationalError:
                         await asyncio.sleep(0.02 * (attempt + 1))  # briefly locked: try again
@@ -290,6 +321,8 @@ class InterviewRunner:
     async def _apply_once(
         self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
     ) -> tuple[InterviewRow, Interview, list[Effect], list[OutboxRow] | None] | None:
+        if self.holds is not None and not await self.holds.take(interview_id):
+            return None  # another process holds it and has been told: it applies the inbox row
         kept = self._cache.get(interview_id)
         if kept is not None:  # as this process last stored it; the write below checks it is still so
             version, interview, row = kept
