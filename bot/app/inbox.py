@@ -53,6 +53,39 @@ class InboxItem:
     data: dict = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Pending:
+    """An inbox row as this process stored it, handed to its lane: the columns of InboxRow, in a
+    plain object (an ORM instance cost more to build than the rest of the acknowledgement)."""
+
+    key: str
+    kind: str
+    channel: str
+    thread_ts: str
+    user_id: str
+    ts: str
+    text: str
+    data: str
+    state: str
+    received_at: float
+    id: int = 0
+
+    def values(self) -> dict:
+        """The row to insert (its id is the database's to give)."""
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "channel": self.channel,
+            "thread_ts": self.thread_ts,
+            "user_id": self.user_id,
+            "ts": self.ts,
+            "text": self.text,
+            "data": self.data,
+            "state": self.state,
+            "received_at": self.received_at,
+        }
+
+
 def role_of(row: InterviewRow, user: str, word: str | None) -> tuple[str, str | None]:
     """How a message by `user` counts: (role, control word) with role '' for one that does not count."""
     if row.mode == "pair":
@@ -88,7 +121,7 @@ class InboxWorker:
         self._lanes: dict[str, asyncio.Task] = {}
         self._dirty: set[str] = set()  # lanes kicked since their last look at the inbox
         # Rows stored by this process, handed to their lane directly: no read of the inbox to find them.
-        self._handed: dict[str, deque[InboxRow]] = {}
+        self._handed: dict[str, deque[Pending]] = {}
         # Ids of rows this process holds (handed, or being applied): the poll and a lane's read of
         # the inbox leave them alone, so a backlog never makes a row be stepped twice.
         self._held: set[int] = set()
@@ -148,15 +181,12 @@ class InboxWorker:
                 if not future.done():
                     future.set_result(row)
 
-    async def _store(self, batch: list[tuple[InboxItem, asyncio.Future]]) -> dict[str, InboxRow]:
+    async def _store(self, batch: list[tuple[InboxItem, asyncio.Future]]) -> dict[str, Pending]:
         """Insert the items, skipping keys already claimed; the rows stored, by key."""
         rows = {}
         for item, _ in batch:
             rows.setdefault(item.key[:160], self._inbox_row(item))
-        values = [
-            {c.name: getattr(r, c.name) for c in InboxRow.__table__.columns if c.name != "id"}
-            for r in rows.values()
-        ]
+        values = [r.values() for r in rows.values()]
         for attempt in range(SAVE_ATTEMPTS):
             try:
                 stored_rows, _ = await self.sessions.write_one(_insert_new(self.sessions.dialect), values)
@@ -171,8 +201,8 @@ class InboxWorker:
             stored[key] = rows[key]
         return stored
 
-    def _inbox_row(self, item: InboxItem) -> InboxRow:
-        return InboxRow(
+    def _inbox_row(self, item: InboxItem) -> Pending:
+        return Pending(
             key=item.key[:160],
             kind=item.kind,
             channel=item.channel,
@@ -284,7 +314,7 @@ class InboxWorker:
             finally:
                 self._held.discard(row.id)
 
-    async def _take(self, row: InboxRow) -> None:
+    async def _take(self, row: InboxRow | Pending) -> None:
         item = InboxItem(
             row.key, row.kind, row.channel, row.thread_ts, row.user_id, row.ts, row.text, json.loads(row.data)
         )

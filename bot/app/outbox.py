@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
+from dataclasses import dataclass
 
 from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.exc import OperationalError
@@ -23,6 +24,17 @@ from bot.db import Sessions
 from bot.models import OutboxRow
 
 log = logging.getLogger("interview_bot.outbox")
+
+
+@dataclass(slots=True)
+class Leased:
+    """An outbox row this sender holds, leased to it: what delivering it needs."""
+
+    id: int
+    kind: str
+    data: str
+    attempts: int
+
 
 LEASE_SECONDS = 15.0
 FIRST_RETRY_SECONDS = 0.25
@@ -59,7 +71,7 @@ class OutboxSender:
         # step this process stored: new ones, and those whose rows it was handed since. Anything
         # that puts a row of theirs in the table (a retry, a release, rows not handed) takes them out.
         self._sole: set[str] = set()
-        self._handed: dict[str, deque[OutboxRow]] = {}
+        self._handed: dict[str, deque[Leased]] = {}
         self._mine: dict[str, set[int]] = {}  # handed rows not yet settled, by interview
         self._to_mark: list[tuple[list[int], asyncio.Future]] = []  # sent rows, marked together
         self._marking: asyncio.Task | None = None
@@ -121,7 +133,7 @@ class OutboxSender:
         self._clear.pop(interview_id, None)
         self._sole.discard(interview_id)
 
-    def hand(self, interview_id: str, rows: list[OutboxRow]) -> None:
+    def hand(self, interview_id: str, rows: list[Leased]) -> None:
         """Rows the runner committed leased to this sender (see `takes`): deliver them in order."""
         if not rows:
             return
@@ -251,10 +263,10 @@ class OutboxSender:
             if not go_on:
                 return  # waiting on a retry: the loop starts the lane again when it is due
 
-    async def _claim_batch(self, interview_id: str) -> list[tuple[OutboxRow, bool]]:
+    async def _claim_batch(self, interview_id: str) -> list[tuple[Leased, bool]]:
         """The lane's oldest unsent rows that are due, leased to this sender (one transaction)."""
         now = self.clock()
-        claimed: list[tuple[OutboxRow, bool]] = []
+        claimed: list[tuple[Leased, bool]] = []
         async with self.sessions.begin() as session:
             rows = await session.scalars(
                 select(OutboxRow)
@@ -266,6 +278,7 @@ class OutboxSender:
                 uncertain = row.state == "sending"
                 if (row.lease_until if uncertain else row.not_before) > now:
                     break  # in order: nothing after a row that is not due yet
+                leased = Leased(row.id, row.kind, row.data, row.attempts + 1)  # as the update leaves it
                 result = await session.execute(
                     update(OutboxRow)
                     .where(
@@ -277,10 +290,10 @@ class OutboxSender:
                 )
                 if result.rowcount != 1:
                     break  # another sender took it
-                claimed.append((row, uncertain))  # the update set row.attempts in memory too
+                claimed.append((leased, uncertain))
         return claimed
 
-    async def _deliver(self, row: OutboxRow, uncertain: bool) -> bool | str:
+    async def _deliver(self, row: Leased, uncertain: bool) -> bool | str:
         """Send one row: True if sent; "next" if it failed for good (the lane goes on); "wait" to retry."""
         data = json.loads(row.data)
         place = Place(**data["place"])

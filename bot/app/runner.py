@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from bot.app.forget import Forgotten, forget_in, purge_in
 from bot.app.holds import Holds
 from bot.app.inbox import InboxWorker, settle_inbox_row
-from bot.app.outbox import LEASE_SECONDS, OutboxSender
+from bot.app.outbox import LEASE_SECONDS, Leased, OutboxSender
 from bot.app.ports import Clock, Place, Timers
 from bot.db import upsert
 from bot.llm import LlmConfig, llm_review
@@ -257,7 +257,7 @@ class InterviewRunner:
 
     def _write_new(
         self, session: Session, after: Interview, placement: Placement, minutes: float | None, effects: list
-    ) -> tuple[InterviewRow, list[Effect], list[OutboxRow] | None]:
+    ) -> tuple[InterviewRow, list[Effect], list[Leased] | None]:
         self.repository.add_sync(session, after, placement, minutes)
         row = session.get(InterviewRow, after.id)
         effects, handed = self._record(session.connection(), row, after, effects, self.outbox.sole(after.id))
@@ -320,7 +320,7 @@ class InterviewRunner:
 
     async def _apply_once(
         self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
-    ) -> tuple[InterviewRow, Interview, list[Effect], list[OutboxRow] | None] | None:
+    ) -> tuple[InterviewRow, Interview, list[Effect], list[Leased] | None] | None:
         if self.holds is not None and not await self.holds.take(interview_id):
             return None  # another process holds it and has been told: it applies the inbox row
         kept = self._cache.get(interview_id)
@@ -374,7 +374,7 @@ class InterviewRunner:
         inbox_id: int | None,
         claim: str | None,
         sole: bool,
-    ) -> tuple[int, list[Effect], list[OutboxRow] | None]:
+    ) -> tuple[int, list[Effect], list[Leased] | None]:
         """One step's transaction (a write function: see bot.db.Sessions.write)."""
         # First the interview's write lock (SQLite) or row lock (PostgreSQL), taken only if nobody
         # saved a newer version since it was read: otherwise StaleInterview, and the caller reads and
@@ -390,7 +390,7 @@ class InterviewRunner:
             raise _AlreadyDone  # another process applied it: undo the save
         if claim is not None and not self._claim_timer(connection, row.id, claim):
             raise _AlreadyDone
-        handed: list[OutboxRow] | None = []
+        handed: list[Leased] | None = []
         if effects:
             effects, handed = self._record(connection, row, after, effects, sole)
         return stored, effects, handed
@@ -408,7 +408,7 @@ class InterviewRunner:
 
     def _record(
         self, connection: Connection, row: InterviewRow, after: Interview, effects: list[Effect], sole: bool
-    ) -> tuple[list[Effect], list[OutboxRow] | None]:
+    ) -> tuple[list[Effect], list[Leased] | None]:
         """The timers, recap and outbox rows of a step, in the step's transaction. Returns the
         effects to arm, and the outbox rows stored already leased to this process's sender (None:
         rows were stored for the sender to claim from the table). `sole`: the sender is known to
@@ -450,7 +450,7 @@ class InterviewRunner:
                     due = now + FALLBACK_SECONDS  # a wall-clock day, whatever the interview's pace
                     self._upsert_timer(connection, row.id, FALLBACK_TIMER, due)
                     extra.append(ScheduleTimer(FALLBACK_TIMER, self.at(row, due)))
-        handed: list[OutboxRow] | None = []
+        handed: list[Leased] | None = []
         if said:
             # Leased to this process's sender at once when nothing of the interview waits before
             # them: it is handed the rows after the commit and needs no transaction to claim them.
@@ -476,7 +476,8 @@ class InterviewRunner:
             handed = None
             if leased:
                 handed = [
-                    OutboxRow(id=outbox_id, **v) for (outbox_id,), v in zip(result.all(), values, strict=True)
+                    Leased(outbox_id, v["kind"], v["data"], v["attempts"])
+                    for (outbox_id,), v in zip(result.all(), values, strict=True)
                 ]
         return effects + extra, handed
 
@@ -504,7 +505,7 @@ class InterviewRunner:
             {"b_interview": interview_id, "b_timer": timer_id, "b_state": "cancelled", "b_at": self.clock()},
         )
 
-    def _after_commit(self, row: InterviewRow, effects: list[Effect], handed: list[OutboxRow] | None) -> None:
+    def _after_commit(self, row: InterviewRow, effects: list[Effect], handed: list[Leased] | None) -> None:
         """Arm and disarm wake-ups for the stored timers, and start delivering what was said."""
         horizon = None if self.timer_window is None else self.clock() + self.timer_window
         for effect in effects:
