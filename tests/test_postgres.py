@@ -14,7 +14,7 @@ from flows.engine import new_interview, step
 from flows.events import Answer, Start
 from tests import slack_payloads as sp
 from tests.postgres_server import PostgresServer
-from tests.slack_harness import eventually, slack_ts, start_bot, stop_bot
+from tests.slack_harness import _pg_query, eventually, slack_ts, start_bot, stop_bot
 from tests.slack_standin import SlackStandIn
 
 
@@ -214,3 +214,31 @@ async def test_when_the_holding_process_stops_the_other_takes_the_thread_over(pg
             assert await _answers(second, thread) == ["users shorten links", "they are redirected"]
         finally:
             await stop_bot(second)
+
+
+async def test_a_lost_holds_connection_is_opened_again_and_messages_go_on(pg_url, tmp_path):
+    engine, _ = await _fresh(pg_url)
+    await engine.dispose()
+    async with SlackStandIn() as slack:
+        running = await start_bot(slack, tmp_path, pace=1, database_url=pg_url)
+        try:
+            thread = slack_ts()
+            await running.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+            await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+            holds = running.bot.runner.holds
+            await eventually(lambda: holds._driver is not None)
+            lost = holds._driver.get_server_pid()
+            await asyncio.to_thread(_pg_query, pg_url, "SELECT pg_terminate_backend(?)", (lost,))
+            await eventually(lambda: holds._driver is not None and holds._driver.get_server_pid() != lost)
+            await running.event(
+                sp.message_event("C1", "U1", "users shorten links", slack_ts(), thread_ts=thread)
+            )
+            for _ in range(100):
+                if await _answers(running, thread) == ["users shorten links"]:
+                    break
+                await asyncio.sleep(0.1)
+            assert await _answers(running, thread) == ["users shorten links"]
+            interview_id = next(iter(running.bot.runner._cache))
+            assert holds.holds(interview_id)  # held again, on the new connection
+        finally:
+            await stop_bot(running)

@@ -30,6 +30,7 @@ log = logging.getLogger("interview_bot.holds")
 
 CHANNEL = "interview_bot_inbox"
 NAMESPACE = 7215  # the first key of our advisory locks: (NAMESPACE, hashtext(interview id))
+RECONNECT_SECONDS = 1.0  # after the connection is lost, try to open another this often
 HELD_MAX = 1000  # locks one process keeps at most (they share PostgreSQL's lock table); least recent go
 
 # Take the interview's lock if nobody holds it; if somebody does, tell them (one round trip).
@@ -51,10 +52,12 @@ class Holds:
         self._driver: Any = None  # the asyncpg connection under it
         self._lock = asyncio.Lock()  # one statement at a time on the connection
         self._closed = False
+        self._reconnecting: asyncio.Task | None = None
 
-    async def start(self) -> None:
+    async def start(self, quiet: bool = False) -> None:
         """Open the connection that holds the locks and listens (kept out of the pool for good)."""
         self._closed = False
+        connection = None
         try:
             connection = await self._engine.connect()
             raw = await connection.get_raw_connection()
@@ -62,15 +65,21 @@ class Holds:
             await driver.add_listener(CHANNEL, self._notice)
             driver.add_termination_listener(self._terminated)
         except Exception as exc:  # noqa: BLE001 - without it every process steps what it receives
-            log.warning(
-                "no interview holds (%s): every process steps what it receives", exc.__class__.__name__
-            )
+            if not quiet:
+                log.warning(
+                    "no interview holds (%s): each process steps what it receives", exc.__class__.__name__
+                )
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
             return
         self._connection, self._driver = connection, driver
 
     async def stop(self) -> None:
         """Let every lock go (closing the connection does) and stop listening."""
         self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         connection, self._connection, self._driver = self._connection, None, None
         self._mine.clear()
         if connection is not None:
@@ -129,7 +138,22 @@ class Holds:
         self._lost(None)
 
     def _lost(self, exc: BaseException | None) -> None:
-        if self._driver is not None and not self._closed:
-            log.warning("the holds connection was lost (%s)", exc.__class__.__name__ if exc else "closed")
+        """The connection went, and its locks with it: hold nothing, and open another."""
+        if self._driver is None or self._closed:
+            return
+        log.warning("the holds connection was lost (%s)", exc.__class__.__name__ if exc else "closed")
         self._driver = None
         self._mine.clear()
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect(), name="holds-reconnect")
+
+    async def _reconnect(self) -> None:
+        old, self._connection = self._connection, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.invalidate()
+        while not self._closed and self._driver is None:
+            await asyncio.sleep(RECONNECT_SECONDS)
+            if not self._closed:
+                await self.start(quiet=True)
+        if self._driver is not None:
+            log.info("the holds connection is back")
