@@ -137,15 +137,31 @@ async def test_a_single_statement_write_leaves_the_pooled_connection_transaction
         await engine.dispose()
 
 
-async def _two_bots_and_a_thread(slack, pg_url, tmp_path):
+async def _bot_and_a_thread(slack, pg_url, path):
+    """A bot on the PostgreSQL database (emptied first) and an interview it started in a thread."""
     engine, _ = await _fresh(pg_url)
     await engine.dispose()
-    first = await start_bot(slack, tmp_path / "a", pace=1, database_url=pg_url)
-    second = await start_bot(slack, tmp_path / "b", pace=1, database_url=pg_url)
+    running = await start_bot(slack, path, pace=1, database_url=pg_url)
     thread = slack_ts()
-    await first.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
-    await eventually(lambda: any("*Requirements*" in t for t in first.thread_texts(thread)))
+    await running.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
+    await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+    return running, thread
+
+
+async def _two_bots_and_a_thread(slack, pg_url, tmp_path):
+    first, thread = await _bot_and_a_thread(slack, pg_url, tmp_path / "a")
+    second = await start_bot(slack, tmp_path / "b", pace=1, database_url=pg_url)
     return first, second, thread
+
+
+async def _answers_once(running, thread, count: int) -> list[str]:
+    """The candidate's answers stored in the thread, once there are `count` (or after 10 s)."""
+    for _ in range(100):
+        answers = await _answers(running, thread)
+        if len(answers) >= count:
+            return answers
+        await asyncio.sleep(0.1)
+    return await _answers(running, thread)
 
 
 async def _answers(running, thread) -> list[str]:
@@ -177,11 +193,7 @@ async def test_messages_of_one_thread_sent_to_two_processes_are_stepped_by_one_n
                 )
                 assert status == 200
                 await asyncio.sleep(0.05)
-            for _ in range(100):
-                if len(await _answers(first, thread)) == len(sent):
-                    break
-                await asyncio.sleep(0.1)
-            assert await _answers(first, thread) == sent
+            assert await _answers_once(first, thread, len(sent)) == sent
             assert first.bot.runner.discarded == second.bot.runner.discarded == 0
             interview_id = next(iter(first.bot.runner._cache))
             assert first.bot.runner.holds.holds(interview_id)
@@ -198,33 +210,21 @@ async def test_when_the_holding_process_stops_the_other_takes_the_thread_over(pg
             await first.event(
                 sp.message_event("C1", "U1", "users shorten links", slack_ts(), thread_ts=thread)
             )
-            for _ in range(100):
-                if await _answers(first, thread) == ["users shorten links"]:
-                    break
-                await asyncio.sleep(0.1)
+            assert await _answers_once(first, thread, 1) == ["users shorten links"]
             await stop_bot(first)  # its connection, and the interview's lock with it, is gone
             status, _ = await second.event(
                 sp.message_event("C1", "U1", "they are redirected", slack_ts(), thread_ts=thread)
             )
             assert status == 200
-            for _ in range(100):
-                if len(await _answers(second, thread)) == 2:
-                    break
-                await asyncio.sleep(0.1)
-            assert await _answers(second, thread) == ["users shorten links", "they are redirected"]
+            assert await _answers_once(second, thread, 2) == ["users shorten links", "they are redirected"]
         finally:
             await stop_bot(second)
 
 
 async def test_a_lost_holds_connection_is_opened_again_and_messages_go_on(pg_url, tmp_path):
-    engine, _ = await _fresh(pg_url)
-    await engine.dispose()
     async with SlackStandIn() as slack:
-        running = await start_bot(slack, tmp_path, pace=1, database_url=pg_url)
+        running, thread = await _bot_and_a_thread(slack, pg_url, tmp_path)
         try:
-            thread = slack_ts()
-            await running.event(sp.app_mention_event("C1", "U1", "<@UBOT> start url shortener", thread))
-            await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
             holds = running.bot.runner.holds
             await eventually(lambda: holds._driver is not None)
             lost = holds._driver.get_server_pid()
@@ -233,11 +233,7 @@ async def test_a_lost_holds_connection_is_opened_again_and_messages_go_on(pg_url
             await running.event(
                 sp.message_event("C1", "U1", "users shorten links", slack_ts(), thread_ts=thread)
             )
-            for _ in range(100):
-                if await _answers(running, thread) == ["users shorten links"]:
-                    break
-                await asyncio.sleep(0.1)
-            assert await _answers(running, thread) == ["users shorten links"]
+            assert await _answers_once(running, thread, 1) == ["users shorten links"]
             interview_id = next(iter(running.bot.runner._cache))
             assert holds.holds(interview_id)  # held again, on the new connection
         finally:
