@@ -58,6 +58,9 @@ FALLBACK_SECONDS = 24 * 3600
 # Interviews kept in memory between steps, by stored version: a step reads only the interview's row
 # (its state is small: the turns are rows of their own), not every turn again. Most recently used.
 CACHE_SIZE = 4096
+# Interviews with fewer turns than this are stepped on the event loop (scoring 320 answers, about
+# 650 turns, takes ~20 ms; benchmarks/bench_stall.py measures the loop while one is scored).
+INLINE_STEP_TURNS = 200
 
 
 # The step's statements, built once (a statement object keeps its compiled form).
@@ -343,8 +346,13 @@ class InterviewRunner:
         elif isinstance(event, Tell):
             after, effects = interview, [event]
         else:
-            # Pure, but the step that ends an interview scores it, which can take seconds: off the loop.
-            after, effects = await asyncio.to_thread(step, interview, event)
+            # Pure, but the step that ends an interview scores it, which grows with its turns: a long
+            # interview is stepped off the loop. A short one's scoring takes a few milliseconds,
+            # less than the hand-over to a thread and back costs every step.
+            if len(interview.turns) < INLINE_STEP_TURNS:
+                after, effects = step(interview, event)
+            else:
+                after, effects = await asyncio.to_thread(step, interview, event)
             effects = await self._review(after, effects)
         # Every unsent row of the interview is this sender's if it was so at this process's last
         # step and the copy kept from that step is still current (the write below checks that).
