@@ -396,13 +396,13 @@ def serve_process(slack: SlackStandIn, db_url: str, port: int) -> subprocess.Pop
         return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, stdout=out, stderr=out)
 
 
-async def healthy(http: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(600):
+async def healthy(http: aiohttp.ClientSession, url: str, every: float = 0.1) -> None:
+    for _ in range(int(60 / every)):
         with contextlib.suppress(aiohttp.ClientError):
             async with http.get(url + "/healthz") as resp:
                 if resp.status == 200:
                     return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(every)
     raise RuntimeError(f"{url} did not become healthy")
 
 
@@ -580,14 +580,19 @@ async def main(quick: bool, postgres: bool, only_postgres: bool = False, quota: 
                 f"start-up with {open_now} open interviews: bootstrap to port open {took * 1000:.0f} ms (in this process)"
             )
             await stop_bot(running)
-            port = free_port()
-            started = time.perf_counter()
-            proc = serve_process(slack, f"sqlite+aiosqlite:///{db}", port)
-            await healthy(http, f"http://127.0.0.1:{port}")
-            took = time.perf_counter() - started
-            stop_process(proc)
+            # Three fresh processes, asked every 5 ms (at 100 ms, the poll alone could add a tenth)
+            fresh = []
+            for _ in range(3):
+                port = free_port()
+                started = time.perf_counter()
+                proc = serve_process(slack, f"sqlite+aiosqlite:///{db}", port)
+                await healthy(http, f"http://127.0.0.1:{port}", every=0.005)
+                fresh.append(time.perf_counter() - started)
+                stop_process(proc)
             print(
-                f"  a new `interview-bot serve` process (Python start, imports, bank): healthy in {took * 1000:.0f} ms"
+                "  a new `interview-bot serve` process (Python start, imports, bank): healthy in "
+                + ", ".join(f"{took * 1000:.0f}" for took in fresh)
+                + f" ms (median {sorted(fresh)[1] * 1000:.0f})"
             )
         if postgres:
             await postgres_processes(slack, http, 100)
