@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
+import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Executable, Row, Table, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Executable, Row, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
@@ -226,16 +228,15 @@ class Sessions:
 
 
 class SerialWriter(Sessions):
-    """SQLite takes one writer at a time: queue this process's write transactions on an asyncio
-    lock instead of letting its connections collide in SQLite's busy handler, which sleeps in
+    """SQLite takes one writer at a time: queue this process's write transactions to one writer
+    thread instead of letting its connections collide in SQLite's busy handler, which sleeps in
     steps of up to 100 ms. Reads (`sessions()`) run beside them, as WAL allows.
 
-    `write` runs its whole transaction on one writer connection in one thread of its own, so a
-    transaction costs one hand-over between threads rather than several per statement (aiosqlite
-    makes every cursor, execute, fetch and close a hand-over, each waiting for the GIL). Writes
-    queue in that thread's executor, so the next starts as soon as one commits, without waiting
-    for the event loop to come round; an async transaction (`begin`) waits for the queue to drain,
-    and writes that come meanwhile wait for it."""
+    `write` runs its whole transaction on the writer connection in that thread, so a transaction
+    costs one hand-over between threads rather than several per statement (aiosqlite makes every
+    cursor, execute, fetch and close a hand-over, each waiting for the GIL). Writes that queue while
+    the writer is busy are committed together (see `_WriterThread`); an async transaction
+    (`begin`) waits for the queue to drain, and writes that come meanwhile wait for it."""
 
     def __init__(self, sessions: async_sessionmaker, file: str | None = None) -> None:
         super().__init__(sessions)
@@ -243,21 +244,16 @@ class SerialWriter(Sessions):
         self._queued = 0  # write functions queued on, or running in, the writer thread
         self._drained = asyncio.Event()
         self._drained.set()
-        self._thread: ThreadPoolExecutor | None = None
-        self._writer: sessionmaker | None = None
+        self._writer: _WriterThread | None = None
         if file is not None:
             engine = create_engine(
                 f"sqlite:///{file}", connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             )
             event.listen(engine, "connect", _sqlite_pragmas)
-            self._engine = engine
-            # The writer thread's own connection for `write_rows`, held open (not checked out of the
-            # pool and reset for every transaction): in a list, so the finalizer can close it.
-            self._held: list[Connection] = []
-            self._writer = sessionmaker(engine, expire_on_commit=False)
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-            # Closed with this object: the connection (its thread goes when the executor does).
-            self._finalizer = weakref.finalize(self, _close_writer, engine, self._thread, self._held)
+            self._engine = engine  # the writer thread's
+            self._writer = _WriterThread(engine)
+            # The thread ends (and closes its connection) with this object.
+            self._finalizer = weakref.finalize(self, self._writer.work.put, None)
 
     @contextlib.asynccontextmanager
     async def begin(self):
@@ -272,42 +268,157 @@ class SerialWriter(Sessions):
         if self._writer is None:  # an in-memory database: only the async engine's connection has it
             async with self._lock:
                 return await super().write(fn, *args)
-        return await self._queue(self._run, fn, args)
+        return await self._queue(False, fn, args)
 
     async def write_rows(self, fn: WriteRows[T], *args: Any) -> T:
-        """Run `fn(connection, *args)` as one transaction on the writer connection, in turn."""
+        """Run `fn(connection, *args)` in a transaction on the writer connection, in turn (with
+        others queued beside it: `fn` must not keep anything of its own from a rolled-back try)."""
         if self._writer is None:
             async with self._lock:
                 return await super().write_rows(fn, *args)
-        return await self._queue(self._run_rows, fn, args)
+        return await self._queue(True, fn, args)
 
     async def write_one(self, statement: Executable, parameters: Any = None) -> tuple[list[Row], int]:
         """`write_one` in turn with the other writes, on the writer connection."""
         return await self.write_rows(_execute_one, statement, parameters)
 
-    async def _queue(self, run: Callable[[Callable, tuple], T], fn: Callable, args: tuple) -> T:
+    async def _queue(self, rows: bool, fn: Callable, args: tuple) -> Any:
         while self._lock.locked():  # an async write transaction goes first
             async with self._lock:
                 pass
         self._queued += 1
         self._drained.clear()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, run, fn, args)
+            loop = asyncio.get_running_loop()
+            done = loop.create_future()
+            self._writer.work.put(_Work(loop, done, rows, fn, args))
+            return await done
         finally:
             self._queued -= 1
             if self._queued == 0:
                 self._drained.set()
 
-    def _run(self, fn: Write[T], args: tuple) -> T:
-        with self._writer.begin() as session:
-            return fn(session, *args)
 
-    def _run_rows(self, fn: WriteRows[T], args: tuple) -> T:
-        if not self._held or self._held[0].closed or self._held[0].invalidated:
-            self._held[:] = [self._engine.connect()]
-        connection = self._held[0]
-        with connection.begin():
-            return fn(connection, *args)
+@dataclass(slots=True)
+class _Work:
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future
+    rows: bool  # fn(connection, ...) if so, else fn(session, ...)
+    fn: Callable
+    args: tuple
+
+
+# Writes committed together at most (a batch is what queued while the last one ran).
+WRITER_BATCH = 64
+
+
+class _WriterThread:
+    """The one thread that writes to a SQLite file, and its connection.
+
+    It takes what has queued since its last commit and runs the Core writes (`write_rows`) of it
+    in one transaction: one commit, one set of WAL pages and one hand-back to the event loop for
+    the lot, not one each (a message makes three writes: its inbox row, its step, its sent mark).
+    A write whose function raises rolls the batch back, and then each write of it runs alone, in
+    order, so that only its own caller sees its error; a locked database fails the whole batch at
+    once (alone, each would wait the busy timeout again). Results reach their callers only after
+    the commit that holds them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Only the thread refers to this object from here on; it must not refer to the
+        # SerialWriter, whose finalizer stops it.
+        threading.Thread(target=self._run, args=(engine,), name="sqlite-writer", daemon=True).start()
+
+    def _run(self, engine: Engine) -> None:
+        connection: Connection | None = None
+        try:
+            while True:
+                batch = [self.work.get()]
+                while batch[-1] is not None and len(batch) < WRITER_BATCH:
+                    try:
+                        batch.append(self.work.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = batch[-1] is None
+                batch = [work for work in batch if work is not None]
+                if batch:
+                    try:
+                        if connection is None or connection.closed or connection.invalidated:
+                            connection = engine.connect()
+                    except Exception as exc:  # noqa: BLE001 - the file cannot be opened: every caller hears
+                        _hand_back([(work, False, exc) for work in batch])
+                    else:
+                        _hand_back(self._batch(connection, batch))
+                if stop:
+                    return
+        finally:
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    connection.close()
+            engine.dispose()
+
+    def _batch(self, connection: Connection, batch: list[_Work]) -> list[tuple[_Work, bool, Any]]:
+        outcomes: list[tuple[_Work, bool, Any]] = []
+        together: list[_Work] = []  # consecutive Core writes, run in one transaction
+        for work in batch:
+            if work.rows:
+                together.append(work)
+                continue
+            outcomes += self._together(connection, together)
+            together = []
+            outcomes.append(self._alone(connection, work))
+        return outcomes + self._together(connection, together)
+
+    def _together(self, connection: Connection, batch: list[_Work]) -> list[tuple[_Work, bool, Any]]:
+        if len(batch) < 2:
+            return [self._alone(connection, work) for work in batch]
+        try:
+            with connection.begin():
+                results = [work.fn(connection, *work.args) for work in batch]
+        except OperationalError as exc:
+            if not _busy(exc):
+                return [self._alone(connection, work) for work in batch]
+            return [(work, False, exc) for work in batch]
+        except Exception:  # noqa: BLE001 - one write's error: each runs alone, its own caller sees it
+            return [self._alone(connection, work) for work in batch]
+        return [(work, True, result) for work, result in zip(batch, results, strict=True)]
+
+    def _alone(self, connection: Connection, work: _Work) -> tuple[_Work, bool, Any]:
+        try:
+            if work.rows:
+                with connection.begin():
+                    return work, True, work.fn(connection, *work.args)
+            with self._sessions.begin() as session:
+                return work, True, work.fn(session, *work.args)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, raised there
+            return work, False, exc
+
+
+def _busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (another process holds the write lock past the busy timeout)."""
+    message = str(exc.orig).lower()
+    return "locked" in message or "busy" in message
+
+
+def _hand_back(outcomes: list[tuple[_Work, bool, Any]]) -> None:
+    """Settle the callers' futures, one call into each event loop for the lot."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Work, bool, Any]]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(outcomes: list[tuple[_Work, bool, Any]]) -> None:
+    for work, ok, value in outcomes:
+        if work.done.done():  # its caller was cancelled
+            continue
+        if ok:
+            work.done.set_result(value)
+        else:
+            work.done.set_exception(value)
 
 
 def _rows_and_count(result) -> tuple[list[Row], int]:
@@ -316,18 +427,6 @@ def _rows_and_count(result) -> tuple[list[Row], int]:
 
 def _execute_one(connection: Connection, statement: Executable, parameters: Any) -> tuple[list[Row], int]:
     return _rows_and_count(connection.execute(statement, parameters))
-
-
-def _close_writer(engine, thread: ThreadPoolExecutor, held: list) -> None:
-    # Closed here, not handed to the writer thread: a finalizer can run inside another executor's
-    # submit(), which holds the lock every submit() takes (it deadlocked). The writer is idle by
-    # now (queued work keeps its SerialWriter alive), and SQLAlchemy opens SQLite files for use
-    # from any thread.
-    for connection in held:
-        with contextlib.suppress(Exception):
-            connection.close()
-    thread.shutdown(wait=False)
-    engine.dispose()
 
 
 def insert_ignoring_duplicates(dialect: str, table: Table, keys: list[str]):

@@ -7,6 +7,8 @@ import json
 import sqlite3
 
 import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db import StorageError, open_database
@@ -211,3 +213,86 @@ async def test_a_writer_collected_while_another_thread_pool_takes_work_closes_wi
         closer.join(5)
     assert closed.is_set()
     await engine.dispose()
+
+
+def _beat(connection, name: str, fail: bool = False) -> str:
+    connection.execute(text("INSERT INTO heartbeat (name, at) VALUES (:n, 1.0)"), {"n": name})
+    if fail:
+        raise ValueError(f"{name} fails after its insert")
+    return name.upper()
+
+
+async def _queued_behind_a_busy_writer(sessions, writes):
+    """Run `writes` (args of write_rows) queued while the writer thread is busy with another."""
+    import asyncio
+    import threading
+
+    busy, started = threading.Event(), threading.Event()
+
+    def hold(_connection):
+        started.set()
+        busy.wait(5)
+
+    holding = asyncio.ensure_future(sessions.write_rows(hold))
+    await asyncio.to_thread(started.wait, 5)
+    tasks = [asyncio.ensure_future(sessions.write_rows(*w)) for w in writes]
+    await asyncio.sleep(0.05)  # all of them are queued now
+    busy.set()
+    await holding
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _names(tmp_path) -> list[str]:
+    with sqlite3.connect(tmp_path / "test.db") as conn:
+        return sorted(n for (n,) in conn.execute("SELECT name FROM heartbeat"))
+
+
+async def test_writes_queued_together_commit_together_and_each_caller_gets_its_own_result(tmp_path, db_url):
+    engine, sessions = await open_database(db_url)
+    commits: list[int] = []
+    event.listen(sessions._engine, "commit", lambda _conn: commits.append(1))
+    try:
+        results = await _queued_behind_a_busy_writer(sessions, [(_beat, f"w{i}") for i in range(10)])
+        assert results == [f"W{i}" for i in range(10)]
+        assert _names(tmp_path) == sorted(f"w{i}" for i in range(10))
+        assert len(commits) == 2  # the busy one alone, then the ten that queued behind it together
+    finally:
+        await engine.dispose()
+
+
+async def test_a_write_that_fails_in_a_batch_fails_only_its_own_caller(tmp_path, db_url):
+    engine, sessions = await open_database(db_url)
+    try:
+        writes = [(_beat, "before"), (_beat, "bad", True), (_beat, "after")]
+        before, bad, after = await _queued_behind_a_busy_writer(sessions, writes)
+        assert (before, after) == ("BEFORE", "AFTER")
+        assert isinstance(bad, ValueError)
+        assert _names(tmp_path) == ["after", "before"]  # the failing one's insert was rolled back
+        # the writer goes on
+        assert await sessions.write_rows(_beat, "later") == "LATER"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_database_locked_past_the_timeout_fails_the_batch_and_keeps_what_was_stored(
+    tmp_path, db_url, monkeypatch
+):
+    import bot.db
+
+    monkeypatch.setattr(bot.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine, sessions = await open_database(db_url)
+    try:
+        assert await sessions.write_rows(_beat, "kept") == "KEPT"
+        blocker = sqlite3.connect(tmp_path / "test.db", timeout=0, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock for long
+        try:
+            results = await _queued_behind_a_busy_writer(sessions, [(_beat, "a"), (_beat, "b")])
+        finally:
+            blocker.execute("COMMIT")
+            blocker.close()
+        assert all(isinstance(r, OperationalError) and "locked" in str(r) for r in results)
+        assert _names(tmp_path) == ["kept"]
+        assert await sessions.write_rows(_beat, "a") == "A"  # the callers' retry goes through
+        assert _names(tmp_path) == ["a", "kept"]
+    finally:
+        await engine.dispose()
