@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 PHASE_IDS: tuple[str, ...] = (
     "requirements",
@@ -95,7 +96,7 @@ class Problem:
     source: str = ""
     clarifications: tuple[Clarification, ...] = ()
 
-    @property
+    @cached_property  # asked at every step (a frozen dataclass: the value never changes)
     def phase_ids(self) -> tuple[str, ...]:
         """The phases this problem runs, in order (data_flow only where the data marks it)."""
         return tuple(p for p in PHASE_IDS if p != "data_flow" or self.data_flow)

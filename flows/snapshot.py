@@ -13,9 +13,14 @@ SNAPSHOT_VERSION = 2
 _TUPLE_FIELDS = ("covered", "asked", "hints_given", "fired", "wrapped")
 
 
+# Field names, looked up once (`dataclasses.fields` is not cheap, and a step stores a snapshot).
+_NAMES = {kind: tuple(f.name for f in fields(kind)) for kind in (Turn, PhaseRecord)}
+_STATE_NAMES = tuple(f.name for f in fields(Interview) if f.name not in ("problem", "turns"))
+
+
 def _plain(record) -> dict:
     """A flat dataclass (Turn, PhaseRecord) as a dict; their fields are all plain values."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}
+    return {name: getattr(record, name) for name in _NAMES[type(record)]}
 
 
 def to_snapshot(interview: Interview, with_turns: bool = True) -> dict:
@@ -24,9 +29,7 @@ def to_snapshot(interview: Interview, with_turns: bool = True) -> dict:
     `with_turns=False` leaves the turns out, for an adapter that stores them apart (one row per
     turn, appended): the snapshot then stays the same size however long the interview runs, and
     `from_snapshot` takes the turns back as an argument."""
-    data = {
-        f.name: getattr(interview, f.name) for f in fields(interview) if f.name not in ("problem", "turns")
-    }
+    data = {name: getattr(interview, name) for name in _STATE_NAMES}
     data["problem"] = interview.problem.slug
     if with_turns:
         data["turns"] = [_plain(t) for t in interview.turns]

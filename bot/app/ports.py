@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 Clock = Callable[[], float]  # wall-clock seconds (time.time, or a clock a test moves)
@@ -23,8 +23,12 @@ class Place:
     interviewer: str = ""
 
     def to_dict(self) -> dict:
-        """JSON-ready, for an outbox row."""
-        return asdict(self)
+        """JSON-ready, for an outbox row. (Not `dataclasses.asdict`, which deep-copies every field:
+        this runs for every message a step stores.)"""
+        return {name: getattr(self, name) for name in _PLACE_FIELDS}
+
+
+_PLACE_FIELDS = tuple(f.name for f in fields(Place))
 
 
 class DeliveryFailed(Exception):
