@@ -203,6 +203,39 @@ async def test_messages_of_one_thread_sent_to_two_processes_are_stepped_by_one_n
             await stop_bot(first)
 
 
+async def test_the_holder_is_handed_what_the_other_process_stored_without_reading_the_inbox(pg_url, tmp_path):
+    # The notice carries the stored row, so the holder applies it from memory; a row too long for a
+    # notice (PostgreSQL takes under 8,000 bytes) is read from the inbox as before.
+    from sqlalchemy import event
+
+    async with SlackStandIn() as slack:
+        first, second, thread = await _two_bots_and_a_thread(slack, pg_url, tmp_path)
+        lane_reads: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if "FROM inbox" in statement and "ORDER BY inbox.id" in statement:
+                lane_reads.append(statement)
+
+        engine = first.bot.runner.sessions.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            short = "users shorten links and follow them"
+            status, _ = await second.event(sp.message_event("C1", "U1", short, slack_ts(), thread_ts=thread))
+            assert status == 200
+            assert await _answers_once(first, thread, 1) == [short]
+            assert lane_reads == []  # handed over with the notice
+            long = ("users shorten links " + "and they follow them " * 450).strip()  # ~9,500 characters
+            status, _ = await second.event(sp.message_event("C1", "U1", long, slack_ts(), thread_ts=thread))
+            assert status == 200
+            assert await _answers_once(first, thread, 2) == [short, long]
+            assert len(lane_reads) >= 1  # too long for a notice: the holder read it from the inbox
+            assert first.bot.runner.discarded == second.bot.runner.discarded == 0
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+            await stop_bot(second)
+            await stop_bot(first)
+
+
 async def test_when_the_holding_process_stops_the_other_takes_the_thread_over(pg_url, tmp_path):
     async with SlackStandIn() as slack:
         first, second, thread = await _two_bots_and_a_thread(slack, pg_url, tmp_path)

@@ -6,8 +6,9 @@ it keeps of the interview out of date (another process saved since), throw its w
 the interview again and step again; under load the processes take turns doing that on the same
 threads and two do no more than one. So one process at a time holds an interview: a session-level
 advisory lock on a connection kept for the purpose. The others store what they receive (that is
-the acknowledgement, as ever) and leave it to the holder, whom they tell with a NOTIFY; the holder
-applies it from the inbox in order with its other messages.
+the acknowledgement, as ever) and leave it to the holder, whom they tell with a NOTIFY that carries
+the stored inbox row (when it fits in a notice), so that the holder applies it without reading the
+inbox, in order with its other messages.
 
 This only decides who does the work. Correctness does not depend on it: every step is still a
 conditional write on the interview's version. If the holder dies its connection closes and its
@@ -33,9 +34,11 @@ NAMESPACE = 7215  # the first key of our advisory locks: (NAMESPACE, hashtext(in
 RECONNECT_SECONDS = 1.0  # after the connection is lost, try to open another this often
 HELD_MAX = 1000  # locks one process keeps at most (they share PostgreSQL's lock table); least recent go
 
+NOTICE_MAX = 7900  # bytes: PostgreSQL refuses a NOTIFY payload of 8,000 or more
+
 # Take the interview's lock if nobody holds it; if somebody does, tell them (one round trip).
 _TAKE = (
-    "SELECT got, CASE WHEN NOT got THEN pg_notify($3, $1) END "
+    "SELECT got, CASE WHEN NOT got THEN pg_notify($3, $4) END "
     "FROM (SELECT pg_try_advisory_lock($2, hashtext($1)) AS got) AS attempt"
 )
 _RELEASE = "SELECT pg_advisory_unlock($2, hashtext($1))"
@@ -44,9 +47,11 @@ _RELEASE = "SELECT pg_advisory_unlock($2, hashtext($1))"
 class Holds:
     """This process's advisory locks on interviews, and the notices it receives for them."""
 
-    def __init__(self, engine: AsyncEngine, on_notice: Callable[[str], None]) -> None:
+    def __init__(self, engine: AsyncEngine, on_notice: Callable[[str, str | None], None]) -> None:
         self._engine = engine
-        self._on_notice = on_notice  # called with an interview id another process received work for
+        # Called with an interview id another process received work for, and the work itself (the
+        # inbox row as JSON) when it fitted in the notice.
+        self._on_notice = on_notice
         self._mine: OrderedDict[str, None] = OrderedDict()  # most recently used last
         self._connection: AsyncConnection | None = None
         self._driver: Any = None  # the asyncpg connection under it
@@ -91,17 +96,25 @@ class Holds:
     def holds(self, interview_id: str) -> bool:
         return interview_id in self._mine
 
-    async def take(self, interview_id: str) -> bool:
+    async def take(self, interview_id: str, work: Callable[[], str] | None = None) -> bool:
         """Whether this process may step the interview: it holds it, or has just taken it. False
-        if another process holds it (it has been told); True when there are no holds at all."""
+        if another process holds it (it has been told); True when there are no holds at all.
+
+        `work`: what this process has for the interview (an inbox row as JSON), sent with the
+        notice if it fits, so that the holder need not read it from the inbox."""
         if interview_id in self._mine:
             self._mine.move_to_end(interview_id)
             return True
         if self._driver is None:
             return True
+        notice = interview_id
+        if work is not None:
+            carried = f"{interview_id}\n{work()}"
+            if len(carried.encode()) <= NOTICE_MAX:
+                notice = carried
         try:
             async with self._lock:
-                got, _ = await self._driver.fetchrow(_TAKE, interview_id, NAMESPACE, CHANNEL)
+                got, _ = await self._driver.fetchrow(_TAKE, interview_id, NAMESPACE, CHANNEL, notice)
         except Exception as exc:  # noqa: BLE001 - the connection went: no holds from now on
             self._lost(exc)
             return True
@@ -131,8 +144,9 @@ class Holds:
             self._lost(exc)
 
     def _notice(self, _connection, _pid, _channel, payload: str) -> None:
-        if payload in self._mine:
-            self._on_notice(payload)
+        interview_id, _, work = payload.partition("\n")
+        if interview_id in self._mine:
+            self._on_notice(interview_id, work or None)
 
     def _terminated(self, _connection) -> None:
         self._lost(None)

@@ -13,7 +13,7 @@ import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Insert, bindparam, select, update
@@ -84,6 +84,14 @@ class Pending:
             "state": self.state,
             "received_at": self.received_at,
         }
+
+
+def row_json(row: InboxRow | Pending) -> str:
+    """A stored inbox row as JSON, to pass on to another process (`InboxWorker.hand_over`)."""
+    return json.dumps({name: getattr(row, name) for name in _PENDING_FIELDS})
+
+
+_PENDING_FIELDS = tuple(f.name for f in fields(Pending))
 
 
 def role_of(row: InterviewRow, user: str, word: str | None) -> tuple[str, str | None]:
@@ -157,10 +165,25 @@ class InboxWorker:
         if row is None:
             return False
         if item.kind != "seen":
-            lane = f"{item.channel}|{item.thread_ts}"
-            self._handed.setdefault(lane, deque()).append(row)
-            self._held.add(row.id)
-            self._start_lane(item.channel, item.thread_ts)
+            self._hand(row)
+        return True
+
+    def _hand(self, row: Pending) -> None:
+        """A stored row to its thread's lane, in memory: applied in the order handed, not read."""
+        lane = f"{row.channel}|{row.thread_ts}"
+        self._handed.setdefault(lane, deque()).append(row)
+        self._held.add(row.id)
+        self._start_lane(row.channel, row.thread_ts)
+
+    def hand_over(self, work: str) -> bool:
+        """A row another process stored for an interview this one holds, passed on with its notice
+        (`row_json`); False if it cannot be read (the caller then kicks the thread's lane)."""
+        try:
+            row = Pending(**json.loads(work))
+        except (ValueError, TypeError):
+            return False
+        if row.id not in self._held:
+            self._hand(row)
         return True
 
     async def _store_waiting(self) -> None:
@@ -324,7 +347,9 @@ class InboxWorker:
                 if interview_id is None:
                     await settle_inbox_row(self.sessions, row.id, "dropped")
                     return
-                await self.runner.apply(interview_id, self._event_for(item), inbox_id=row.id)
+                await self.runner.apply(
+                    interview_id, self._event_for(item), inbox_id=row.id, work=lambda: row_json(row)
+                )
                 return
             handler = self.handlers.get(item.kind)
             if handler is not None:

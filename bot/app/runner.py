@@ -191,10 +191,15 @@ class InterviewRunner:
                 await self.holds.stop()  # its locks go: another process takes what is left
                 self._holds_started = None
 
-    def _noticed(self, interview_id: str) -> None:
-        """Another process stored a message for an interview this process holds: apply it."""
+    def _noticed(self, interview_id: str, work: str | None) -> None:
+        """Another process stored a message for an interview this process holds: apply it (handed
+        over with the notice, or read from the inbox when the notice could not carry it)."""
+        if self._stopping:
+            return
+        if work is not None and self.inbox.hand_over(work):
+            return
         kept = self._cache.get(interview_id)
-        if kept is not None and kept[2].thread_ts and not self._stopping:
+        if kept is not None and kept[2].thread_ts:
             self.inbox.kick(kept[2].channel, kept[2].thread_ts)
 
     @contextlib.contextmanager
@@ -281,17 +286,20 @@ class InterviewRunner:
         make_event: MakeEvent,
         claim: str | None = None,
         inbox_id: int | None = None,
+        work: Callable[[], str] | None = None,
     ) -> Interview | None:
         """Load, step and store (state, turns, timers, recap, outbox, inbox mark) in one transaction.
 
         `claim`: a timer that must still be pending (it is marked fired); `inbox_id`: the inbox row
         this applies (marked applied). Either already taken -> nothing happens. Returns the new state.
+        `work`: the inbox row as JSON, passed on to the process that holds the interview if another
+        does (see Holds.take).
         """
         with self.busy():
             async with self._lock(interview_id):
                 for attempt in range(SAVE_ATTEMPTS):
                     try:
-                        done = await self._apply_once(interview_id, make_event, claim, inbox_id)
+                        done = await self._apply_once(interview_id, make_event, claim, inbox_id, work)
                         break
                     except StaleInterview:
                         self.discarded += 1
@@ -322,9 +330,14 @@ class InterviewRunner:
         return out
 
     async def _apply_once(
-        self, interview_id: str, make_event: MakeEvent, claim: str | None, inbox_id: int | None
+        self,
+        interview_id: str,
+        make_event: MakeEvent,
+        claim: str | None,
+        inbox_id: int | None,
+        work: Callable[[], str] | None = None,
     ) -> tuple[InterviewRow, Interview, list[Effect], list[Leased] | None] | None:
-        if self.holds is not None and not await self.holds.take(interview_id):
+        if self.holds is not None and not await self.holds.take(interview_id, work):
             return None  # another process holds it and has been told: it applies the inbox row
         kept = self._cache.get(interview_id)
         if kept is not None:  # as this process last stored it; the write below checks it is still so
