@@ -235,7 +235,7 @@ def sqlite_rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
 LADDER = (100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600, 2000, 2400, 3200)
 
 
-COST_RATE = 100  # events/s at which the PostgreSQL comparison measures CPU per event
+COST_RATE = 60  # events/s a process, at which the PostgreSQL comparison measures CPU per event
 KEPT_UP = 1.0  # seconds: the events of a round's last second all replied to within this
 
 
@@ -455,13 +455,14 @@ async def postgres_processes(
 
     async def cost_per_event(urls: list[str]) -> float:
         """The `serve` processes' CPU (all of them together) per event, in milliseconds, over three
-        rounds at COST_RATE: a rate every setup here keeps up with, so that what is compared is the
-        work an event makes, not how each copes with a backlog (which the ladder's verdict mixes in,
-        and which under a CPU quota moves a lot between runs)."""
+        rounds at COST_RATE events/s per process: a rate every setup here keeps up with, so that what
+        is compared is the work an event makes, not how each copes with a backlog (which the ladder's
+        verdict mixes in, and which under a CPU quota moves a lot between runs). Per process, as an
+        event costs a process more the fewer it gets a second (fewer share each wake-up and commit)."""
         spent, sent = 0.0, 0
         for _ in range(3):
             before = sum(process_cpu(proc.pid) for proc in procs)
-            r = await load(http, slack, urls, threads, COST_RATE, "time")
+            r = await load(http, slack, urls, threads, COST_RATE * len(urls), "time")
             spent += sum(process_cpu(proc.pid) for proc in procs) - before
             sent += r["sent"]
         return spent / max(sent, 1) * 1000
@@ -499,8 +500,8 @@ async def postgres_processes(
         two, _, two_deadline = await ladder(http, slack, urls, threads, "2 procs")
         print(f"  one process {one} events/s, two processes {two} events/s, ratio {two / max(one, 1):.2f}")
         print(
-            f"  CPU per event at {COST_RATE} events/s, the bot processes together: one {one_cost:.2f} ms, two "
-            f"{two_cost:.2f} ms, so two processes with a core each can do ~{2 * one_cost / two_cost:.2f}x one"
+            f"  CPU per event at {COST_RATE} events/s a process, the bot processes together: one {one_cost:.2f} ms, "
+            f"two {two_cost:.2f} ms, so two processes with a core each can do ~{2 * one_cost / two_cost:.2f}x one"
         )
         print(
             f"  (every reply within 3 s, kept up or not: one {one_deadline}, two {two_deadline}, "

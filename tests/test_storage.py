@@ -296,3 +296,38 @@ async def test_a_database_locked_past_the_timeout_fails_the_batch_and_keeps_what
         assert _names(tmp_path) == ["a", "kept"]
     finally:
         await engine.dispose()
+
+
+async def test_session_writes_queued_among_core_writes_keep_their_order(tmp_path, db_url):
+    # An ORM write (`write`) between Core writes (`write_rows`) in one batch: the Core writes before
+    # it commit first, it runs in its own transaction, then the ones after it.
+    from bot.models import HeartbeatRow
+
+    def orm_beat(session, name: str) -> str:
+        seen = session.scalar(text("SELECT count(*) FROM heartbeat"))
+        session.add(HeartbeatRow(name=name, at=2.0))
+        return f"{name} after {seen}"
+
+    engine, sessions = await open_database(db_url)
+    try:
+        import asyncio
+        import threading
+
+        busy, started = threading.Event(), threading.Event()
+
+        def hold(_connection):
+            started.set()
+            busy.wait(5)
+
+        holding = asyncio.ensure_future(sessions.write_rows(hold))
+        await asyncio.to_thread(started.wait, 5)
+        first = asyncio.ensure_future(sessions.write_rows(_beat, "a"))
+        middle = asyncio.ensure_future(sessions.write(orm_beat, "b"))
+        last = asyncio.ensure_future(sessions.write_rows(_beat, "c"))
+        await asyncio.sleep(0.05)
+        busy.set()
+        await holding
+        assert await asyncio.gather(first, middle, last) == ["A", "b after 1", "C"]
+        assert _names(tmp_path) == ["a", "b", "c"]
+    finally:
+        await engine.dispose()
