@@ -235,6 +235,7 @@ def sqlite_rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
 LADDER = (100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600, 2000, 2400, 3200)
 
 
+QUOTA_PERIOD_US = 10_000
 COST_RATE = 60  # events/s a process, at which the PostgreSQL comparison measures CPU per event
 KEPT_UP = 1.0  # seconds: the events of a round's last second all replied to within this
 
@@ -413,8 +414,10 @@ def cpu_quota(pid: int, cores: float) -> Path | None:
     group = Path("/sys/fs/cgroup/cpu") / f"interview-bot-bench-{pid}"
     try:
         group.mkdir(exist_ok=True)
-        (group / "cpu.cfs_period_us").write_text("100000")
-        (group / "cpu.cfs_quota_us").write_text(str(int(cores * 100000)))
+        # A short period (10 ms, not the default 100 ms): the process runs its share in small
+        # slices, like a slower core, rather than in one burst and then a long stop every period.
+        (group / "cpu.cfs_period_us").write_text(str(QUOTA_PERIOD_US))
+        (group / "cpu.cfs_quota_us").write_text(str(int(cores * QUOTA_PERIOD_US)))
         (group / "cgroup.procs").write_text(str(pid))
     except OSError:
         return None
