@@ -380,3 +380,37 @@ async def test_retention_deletes_interviews_older_than_its_days_on_schedule_and_
             ) == [(0,)]
         finally:
             await stop_bot(running)
+
+
+async def test_answers_handed_to_a_lane_that_breaks_are_applied_by_the_poll(tmp_path):
+    # A thread's lane can die on an error nobody foresaw; what was handed to it is stored and
+    # pending, and must not stay held by a lane that is gone: the inbox poll applies it.
+    async with SlackStandIn() as slack:
+        running = await start_bot(slack, tmp_path, pace=1.0)
+        try:
+            thread = slack_ts()
+            await running.event(sp.app_mention_event(CHANNEL, "U1", "<@UBOT> start url shortener", thread))
+            await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+            inbox = running.bot.runner.inbox
+            take, broke = inbox._take, []
+
+            async def breaks_once(row):
+                await take(row)
+                if not broke:  # after the first answer is applied (nothing of the thread is left
+                    broke.append(row.id)  # for the poll to restart the lane for)
+                    await asyncio.sleep(0.3)  # the second answer is handed to this lane meanwhile
+                    raise RuntimeError("unforeseen")
+
+            inbox._take = breaks_once
+            first, second = "users shorten links", "and they follow the short links"
+            await running.event(sp.message_event(CHANNEL, "U1", first, slack_ts(), thread_ts=thread))
+            await asyncio.sleep(0.05)
+            await running.event(sp.message_event(CHANNEL, "U1", second, slack_ts(), thread_ts=thread))
+
+            def applied():
+                return running.rows("SELECT text FROM turns WHERE role = 'candidate' ORDER BY seq")
+
+            assert await eventually(lambda: applied() == [(first,), (second,)], timeout=10)
+            assert running.rows("SELECT count(*) FROM inbox WHERE state = 'pending'") == [(0,)]
+        finally:
+            await stop_bot(running)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 
 import pytest
 from sqlalchemy import insert, select, text, update
@@ -232,6 +234,54 @@ async def test_the_holder_is_handed_what_the_other_process_stored_without_readin
             assert first.bot.runner.discarded == second.bot.runner.discarded == 0
         finally:
             event.remove(engine, "before_cursor_execute", record)
+            await stop_bot(second)
+            await stop_bot(first)
+
+
+async def test_malformed_notices_are_ignored_and_the_holder_goes_on(pg_url, tmp_path, caplog):
+    # Anything may arrive on the channel (another version, a person with psql): a notice whose
+    # row cannot be read falls back to reading the inbox, and breaks nothing.
+    async with SlackStandIn() as slack:
+        first, second, thread = await _two_bots_and_a_thread(slack, pg_url, tmp_path)
+        try:
+            interview_id = next(iter(first.bot.runner._cache))
+            row = {
+                "key": "k",
+                "kind": "message",
+                "channel": "C1",
+                "thread_ts": thread,
+                "user_id": "U1",
+                "ts": "1.0",
+                "text": "forged",
+                "data": "{}",
+                "state": "pending",
+                "received_at": 1.0,
+                "id": 1,
+            }
+            for work in (
+                "{not json",
+                "[]",
+                '{"id": 1}',
+                json.dumps({**row, "id": "x"}),
+                json.dumps(row)[:-1],
+            ):
+                await asyncio.to_thread(
+                    _pg_query,
+                    pg_url,
+                    "SELECT pg_notify(?, ?)",
+                    ("interview_bot_inbox", f"{interview_id}\n{work}"),
+                )
+            await asyncio.to_thread(
+                _pg_query, pg_url, "SELECT pg_notify(?, ?)", ("interview_bot_inbox", "no such interview\n{}")
+            )
+            answer = "users shorten links and follow them"
+            status, _ = await second.event(sp.message_event("C1", "U1", answer, slack_ts(), thread_ts=thread))
+            assert status == 200
+            assert await _answers_once(first, thread, 1) == [answer]
+            assert first.bot.runner.holds.holds(interview_id)
+            errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+            assert errors == []  # no inbox lane broke on a forged row
+        finally:
             await stop_bot(second)
             await stop_bot(first)
 

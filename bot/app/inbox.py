@@ -182,6 +182,14 @@ class InboxWorker:
             row = Pending(**json.loads(work))
         except (ValueError, TypeError):
             return False
+        text_fields = (row.key, row.kind, row.channel, row.thread_ts, row.user_id, row.ts, row.text, row.data)
+        if (
+            not all(isinstance(value, str) for value in text_fields)
+            or type(row.id) is not int
+            or row.id <= 0
+            or not isinstance(row.received_at, int | float)
+        ):
+            return False
         if row.id not in self._held:
             self._hand(row)
         return True
@@ -252,10 +260,16 @@ class InboxWorker:
             task.add_done_callback(lambda t, k=lane: self._lane_done(k, t))
 
     def _lane_done(self, lane: str, task: asyncio.Task) -> None:
-        if self._lanes.get(lane) is task:
+        current = self._lanes.get(lane) is task  # else a new lane took over its thread already
+        if current:
             del self._lanes[lane]
         if not task.cancelled() and task.exception() is not None:
             log.error("inbox lane failed: %r", task.exception())
+            if current:
+                # What was handed to it is stored and pending: let go of it, so that the poll finds
+                # it (the poll leaves held rows to their lane, and this lane is gone).
+                for row in self._handed.pop(lane, ()):
+                    self._held.discard(row.id)
 
     async def flush(self, channel: str, thread_ts: str) -> None:
         """Apply the pending inbox rows of one thread before returning."""
@@ -364,7 +378,10 @@ class InboxWorker:
         except Exception:
             # One bad item must not hold up its thread; it is kept (state failed) for a look.
             log.exception("could not apply inbox item %s (%s)", row.id, row.kind)
-            await settle_inbox_row(self.sessions, row.id, "failed", keep_text=True)
+            try:
+                await settle_inbox_row(self.sessions, row.id, "failed", keep_text=True)
+            except Exception as exc:  # noqa: BLE001 - it stays pending: the poll tries it again
+                log.warning("inbox item %s could not be marked failed: %s", row.id, exc.__class__.__name__)
 
     def remember_thread(self, channel: str, thread_ts: str, interview_id: str) -> None:
         """A new interview in a thread: its messages need not look it up."""
