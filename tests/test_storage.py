@@ -223,7 +223,8 @@ def _beat(connection, name: str, fail: bool = False) -> str:
 
 
 async def _queued_behind_a_busy_writer(sessions, writes):
-    """Run `writes` (args of write_rows) queued while the writer thread is busy with another."""
+    """Run `writes` (args of write_rows, or calls that start a write) queued while the writer
+    thread is busy with another."""
     import asyncio
     import threading
 
@@ -235,7 +236,7 @@ async def _queued_behind_a_busy_writer(sessions, writes):
 
     holding = asyncio.ensure_future(sessions.write_rows(hold))
     await asyncio.to_thread(started.wait, 5)
-    tasks = [asyncio.ensure_future(sessions.write_rows(*w)) for w in writes]
+    tasks = [asyncio.ensure_future(w() if callable(w) else sessions.write_rows(*w)) for w in writes]
     await asyncio.sleep(0.05)  # all of them are queued now
     busy.set()
     await holding
@@ -310,24 +311,9 @@ async def test_session_writes_queued_among_core_writes_keep_their_order(tmp_path
 
     engine, sessions = await open_database(db_url)
     try:
-        import asyncio
-        import threading
-
-        busy, started = threading.Event(), threading.Event()
-
-        def hold(_connection):
-            started.set()
-            busy.wait(5)
-
-        holding = asyncio.ensure_future(sessions.write_rows(hold))
-        await asyncio.to_thread(started.wait, 5)
-        first = asyncio.ensure_future(sessions.write_rows(_beat, "a"))
-        middle = asyncio.ensure_future(sessions.write(orm_beat, "b"))
-        last = asyncio.ensure_future(sessions.write_rows(_beat, "c"))
-        await asyncio.sleep(0.05)
-        busy.set()
-        await holding
-        assert await asyncio.gather(first, middle, last) == ["A", "b after 1", "C"]
+        writes = [(_beat, "a"), lambda: sessions.write(orm_beat, "b"), (_beat, "c")]
+        results = await _queued_behind_a_busy_writer(sessions, writes)
+        assert results == ["A", "b after 1", "C"]
         assert _names(tmp_path) == ["a", "b", "c"]
     finally:
         await engine.dispose()
