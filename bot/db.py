@@ -326,8 +326,8 @@ class _WriterThread:
     def __init__(self, engine: Engine) -> None:
         self.work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        # Only the thread refers to this object from here on; it must not refer to the
-        # SerialWriter, whose finalizer stops it.
+        # The thread refers to this object, never to the SerialWriter: that one's finalizer is
+        # what stops the thread.
         threading.Thread(target=self._run, args=(engine,), name="sqlite-writer", daemon=True).start()
 
     def _run(self, engine: Engine) -> None:
