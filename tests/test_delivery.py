@@ -30,13 +30,19 @@ def _refs(slack: SlackStandIn) -> list[str]:
     return refs
 
 
+async def _interview_started(running) -> str:
+    """A url-shortener interview started in a new thread, its first phase posted; the thread."""
+    thread = slack_ts()
+    await running.event(sp.app_mention_event(CHANNEL, "U1", "<@UBOT> start url shortener", thread))
+    await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+    return thread
+
+
 async def test_web_api_down_for_30_seconds_every_post_arrives_after_in_order_none_doubled(tmp_path):
     async with SlackStandIn() as slack:
         running = await start_bot(slack, tmp_path, pace=1.0)
         try:
-            thread = slack_ts()
-            await running.event(sp.app_mention_event(CHANNEL, "U1", "<@UBOT> start url shortener", thread))
-            await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+            thread = await _interview_started(running)
             await slack.go_offline()
             answers = ["users shorten a long url", "what scale do we expect?", "redirects must be fast"]
             for text in answers:
@@ -388,9 +394,7 @@ async def test_answers_handed_to_a_lane_that_breaks_are_applied_by_the_poll(tmp_
     async with SlackStandIn() as slack:
         running = await start_bot(slack, tmp_path, pace=1.0)
         try:
-            thread = slack_ts()
-            await running.event(sp.app_mention_event(CHANNEL, "U1", "<@UBOT> start url shortener", thread))
-            await eventually(lambda: any("*Requirements*" in t for t in running.thread_texts(thread)))
+            thread = await _interview_started(running)
             inbox = running.bot.runner.inbox
             take, broke = inbox._take, []
 
